@@ -60,4 +60,14 @@ class InboxError(TransportError):
 
 
 class OutboxError(TransportError):
-    """A reply could not be handed to the outgoing server."""
+    """A reply could not be handed to the outgoing server.
+
+    ``permanent`` is true when the server refused *this message* for good (a
+    5xx to the sender, a recipient or the data): retrying it is useless. When
+    false the reply should wait and be retried (server down, timeout, TLS or
+    login trouble — problems of the server, not of the message).
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

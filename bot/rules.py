@@ -116,6 +116,14 @@ class FindingText:
 
 
 @dataclass(frozen=True)
+class MissingText:
+    """missing.toml: how a reply names a missing document and says what to send."""
+
+    name: str
+    help: str
+
+
+@dataclass(frozen=True)
 class Organisation:
     """organisation.toml: who we are, as the replies sign."""
 
@@ -137,6 +145,7 @@ class Rules:
     order_form: LabelRules
     identity: IdentityRules
     findings: Mapping[str, FindingText]
+    missing: Mapping[str, MissingText]
     organisation: Organisation
 
 
@@ -338,6 +347,17 @@ def _findings(folder: Path) -> dict[str, FindingText]:
     return texts
 
 
+def _missing(folder: Path) -> dict[str, MissingText]:
+    f = _File(folder, "missing.toml")
+    texts = {}
+    for kind in ("order_form", "id_document", "payment_receipt"):
+        entry = f.data.get(kind)
+        if not isinstance(entry, dict):
+            raise f.fail(f"missing table [{kind}]")
+        texts[kind] = MissingText(f.string(entry, "name"), f.string(entry, "help"))
+    return texts
+
+
 def _organisation(folder: Path) -> Organisation:
     f = _File(folder, "organisation.toml")
     section = f.table(f.data, "organisation")
@@ -365,6 +385,7 @@ def load_rules(folder: Path | str | None = None) -> Rules:
         order_form=_labels(path, "order_form.toml"),
         identity=_identity(path),
         findings=_findings(path),
+        missing=_missing(path),
         organisation=_organisation(path),
     )
     from bot.texts import validate_templates

@@ -15,6 +15,9 @@ from bot.model import AnalysisContext, Stop, Submission
 #: Envelope types that describe a submission; every other type is a PEC receipt.
 SUBMISSION_TYPES = ("posta-certificata", "anomalia", "none")
 
+#: Every reply pecbot writes has a Message-ID starting with this.
+MESSAGE_ID_PREFIX = "pecbot."
+
 _ROBOT_LOCAL_PARTS = ("mailer-daemon", "postmaster", "no-reply", "noreply", "do-not-reply")
 
 
@@ -49,7 +52,8 @@ def triage(sub: Submission, ctx: AnalysisContext) -> None:
     own = ctx.own_address.lower()
     original = env.original if env.original is not None else sub.message
     senders = {env.sender or ""} | (set(_addresses(original, "From")) if original else set())
-    if own and own in senders:
+    original_id = str(original.get("Message-ID", "")) if original is not None else ""
+    if (own and own in senders) or original_id.strip().lstrip("<").startswith(MESSAGE_ID_PREFIX):
         sub.stop = Stop("own-message")
         return
     if any(s.split("@")[0] in _ROBOT_LOCAL_PARTS for s in senders if s):
