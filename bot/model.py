@@ -240,6 +240,36 @@ class OcrSettings:
 
 
 @dataclass(frozen=True)
+class DocumentLimits:
+    """Operational bounds on what one message may cost to unpack and read.
+
+    Not business rules (they stay out of ``rules/``): they only keep a hostile or
+    broken attachment — a zip bomb, a 1,000-page PDF, a huge image — from taking
+    unbounded time or memory. Whatever exceeds them becomes ``Document.unreadable``.
+    """
+
+    max_depth: int = 6
+    """Containers inside containers: forwarded messages, archives, signed files."""
+    max_documents: int = 60
+    """Files taken from one message; the rest are ignored."""
+    max_file_bytes: int = 60_000_000
+    """One unpacked file (a zip member, a signed file's content)."""
+    max_total_bytes: int = 150_000_000
+    """Everything unpacked from one message's archives and signed files together."""
+    zip_max_entries: int = 200
+    zip_max_ratio: float = 200.0
+    """Uncompressed size over compressed size of one zip member."""
+    max_pages: int = 30
+    """PDF pages read; a longer PDF is refused rather than half read."""
+    max_image_pixels: int = 200_000_000
+    """Pixels an image may declare in its header; beyond, it is refused undecoded."""
+    max_decoded_pixels: int = 50_000_000
+    """Pixels decoded at full size; JPEGs beyond are decoded reduced, others refused."""
+    min_document_pixels: int = 160_000
+    """Inline images smaller than this (≈ 400×400) are logos or signatures, not documents."""
+
+
+@dataclass(frozen=True)
 class AnalysisContext:
     """What the analysis needs besides the message: read-only, shared by all stages."""
 
@@ -249,3 +279,4 @@ class AnalysisContext:
     now: date | None = None
     """The day deadline and expiry are judged against; None: the certified date."""
     ocr: OcrSettings = OcrSettings()
+    limits: DocumentLimits = DocumentLimits()

@@ -135,6 +135,20 @@ class Organisation:
 
 
 @dataclass(frozen=True)
+class DigestRules:
+    """digest.toml: when the operators' digest is sent."""
+
+    timezone: ZoneInfo
+    weekdays: tuple[int, ...]
+    """Monday is 0."""
+    times: tuple[datetime.time, ...]
+    subject: str
+
+
+_WEEKDAYS = ("lun", "mar", "mer", "gio", "ven", "sab", "dom")
+
+
+@dataclass(frozen=True)
 class Rules:
     folder: Path
     payment: PaymentRules
@@ -147,6 +161,7 @@ class Rules:
     findings: Mapping[str, FindingText]
     missing: Mapping[str, MissingText]
     organisation: Organisation
+    digest: DigestRules
 
 
 class _File:
@@ -370,6 +385,28 @@ def _organisation(folder: Path) -> Organisation:
     )
 
 
+def _digest(folder: Path) -> DigestRules:
+    f = _File(folder, "digest.toml")
+    section = f.table(f.data, "digest")
+    zone_name = f.string(section, "timezone")
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise f.fail(f"unknown timezone {zone_name!r}", "timezone") from None
+    days = []
+    for name in f.strings(section, "weekdays"):
+        if name.lower()[:3] not in _WEEKDAYS:
+            raise f.fail(f"unknown weekday {name!r} (use lun, mar, mer, gio, ven, sab, dom)", "weekdays")
+        days.append(_WEEKDAYS.index(name.lower()[:3]))
+    times = []
+    for text in f.strings(section, "times"):
+        try:
+            times.append(datetime.time.fromisoformat(text))
+        except ValueError:
+            raise f.fail(f"time {text!r} must be written like 08:00", "times") from None
+    return DigestRules(zone, tuple(days), tuple(sorted(times)), f.string(section, "subject"))
+
+
 def load_rules(folder: Path | str | None = None) -> Rules:
     """Read and validate every file of the rules folder (the shipped one by default)."""
     path = Path(folder) if folder is not None else SHIPPED_RULES
@@ -387,6 +424,7 @@ def load_rules(folder: Path | str | None = None) -> Rules:
         findings=_findings(path),
         missing=_missing(path),
         organisation=_organisation(path),
+        digest=_digest(path),
     )
     from bot.texts import validate_templates
 

@@ -23,7 +23,7 @@ _CENT = Decimal("0.01")
 # of a longer word ("Europa"); OCR sometimes reads € as "EURO".
 _CURRENCY = r"(?:€|\beur(?:o)?(?![a-z])|(?<=\d)eur(?:o)?(?![a-z]))"
 _SIGN = r"[-−–+]"
-_GROUP = r"[.'’\u00a0\u202f]"  # thousands separators seen in Italian text
+_GROUP = r"[.'’ \u00a0\u202f]"  # thousands separators seen in Italian text
 
 # Number shapes, most specific first (a regex alternation takes the first that fits).
 _NUMBER = rf"""

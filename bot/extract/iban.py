@@ -1,0 +1,265 @@
+"""Which IBANs does a piece of text print, and is one of them the expected one?
+
+Receipts print IBANs compact (``IT67D0538771336000042125809``), in groups of
+four (``IT67 D053 8771 …``) or by component (``IT 67D 05387 71336
+000042125809``). OCR adds its own confusions: O↔0, D/Q→0, I/L↔1, S↔5, B↔8,
+Z↔2, G↔6. The IBAN's structure (for Italy: ``IT``, two check digits, the CIN
+letter, five-digit ABI and CAB, a twelve-character account) says which
+positions must be digits and which letters, so most confusions are undone by
+position alone. Validation is schwifty's: mod-97 and the national check
+(for Italy, the CIN letter).
+
+No blind repair: a text is read as the IBAN it prints, as that IBAN with
+letters and digits put back where the structure demands them (one candidate,
+then validated), or compared with the IBAN the rules expect — never
+"corrected" by trying substitutions until some valid IBAN comes out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+
+#: OCR confusion classes: characters tesseract mistakes for each other.
+_CONFUSABLE: tuple[frozenset[str], ...] = (
+    frozenset("0ODQ"),
+    frozenset("1IL|"),
+    frozenset("5S"),
+    frozenset("8B"),
+    frozenset("2Z"),
+    frozenset("6G"),
+    frozenset("7T"),
+)
+_TO_DIGIT = {c: d for group in _CONFUSABLE for d in group if d.isdigit() for c in group}
+_TO_LETTER = {
+    c: letter
+    for group in _CONFUSABLE
+    for letter in sorted(group - set("0123456789|"))[:1]
+    for c in group
+    if c.isdigit() or c == "|"
+}
+# Digits-to-letters is ambiguous for 0 (O, D or Q) and 1 (I or L): the first
+# of each class (D and I) is what a country code or a CIN most often holds,
+# but callers compare with an expected IBAN rather than trust this choice.
+
+_SPACES = " \t\u00a0\u202f"
+_HEAD = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2})[ \u00a0]?(\d{2})")
+
+
+@dataclass(frozen=True)
+class PrintedIban:
+    """An IBAN-shaped run of text: as printed, compact, where, and whether it validates."""
+
+    printed: str
+    compact: str
+    start: int
+    end: int
+    valid: bool
+
+
+def compact(text: str) -> str:
+    """``text`` without spaces, dots or dashes, upper case: ``IT 67D 05387`` → ``IT67D05387``."""
+    return re.sub(r"[\s.\-·]", "", text).upper()
+
+
+def is_valid(iban: str) -> bool:
+    """True when ``iban`` (any spacing) passes mod-97 and the country's own check (Italy's CIN)."""
+    try:
+        IBAN(compact(iban), validate_bban=True)
+    except (SchwiftyException, ValueError):
+        return False
+    return True
+
+
+@lru_cache(maxsize=64)
+def _shape(country: str) -> str | None:
+    """One character per IBAN position: ``a`` letter, ``n`` digit, ``c`` either.
+
+    Derived from the country's BBAN spec (Italy: ``1!a5!n5!n12!c``), so it
+    also serves foreign IBANs; None for a country schwifty does not know.
+    """
+    from schwifty import registry
+
+    try:
+        spec = registry.get_iban_spec(country)
+    except SchwiftyException:
+        return None
+    shape = "aann"
+    for count, kind in re.findall(r"(\d+)!?([anc])", spec.bban_spec):
+        shape += kind * int(count)
+    return shape if len(shape) == spec.iban_length else None
+
+
+def _length(country: str) -> int:
+    shape = _shape(country)
+    return len(shape) if shape else 34
+
+
+def find_ibans(text: str) -> list[PrintedIban]:
+    """Every IBAN-shaped run in ``text``, valid or not, in reading order.
+
+    A run starts with two capital letters and two digits and continues over
+    letters, digits and single spaces (a line break too, when the next line
+    completes the length) until the country's IBAN length is reached.
+    """
+    found: list[PrintedIban] = []
+    position = 0
+    while True:
+        head = _HEAD.search(text, position)
+        if head is None:
+            return found
+        needed = _length(head.group(1))
+        chars = head.group(1) + head.group(2)
+        end = i = head.end()
+        while len(chars) < needed and i < len(text):
+            char = text[i]
+            if char.isascii() and char.isalnum():
+                chars += char.upper()
+                end = i = i + 1
+            elif char in _SPACES and i + 1 < len(text) and text[i + 1] not in _SPACES + "\n":
+                i += 1
+            elif char == "\n" and _completes(text, i + 1, needed - len(chars)):
+                i += 1
+            else:
+                break
+        if len(chars) >= 15:
+            found.append(PrintedIban(text[head.start() : end], chars, head.start(), end, is_valid(chars)))
+            position = end
+        else:
+            position = head.end()
+
+
+def _completes(text: str, start: int, missing: int) -> bool:
+    """True when the line starting at ``start`` begins with exactly ``missing`` IBAN characters."""
+    line = text[start:].split("\n", 1)[0]
+    run = re.match(r"[A-Z0-9]+(?:[ ][A-Z0-9]+)*", line)
+    return bool(run) and len(compact(run.group(0))) == missing
+
+
+def iban_like(text: str) -> str | None:
+    """The longest run of ``text`` that looks like a (possibly garbled) IBAN, as printed.
+
+    For values read next to an IBAN label, where OCR may have spoilt the
+    ``IT`` prefix itself (``1T67…``): a run of letter/digit groups of 15 to 34
+    characters, mostly digits. Words (four letters or more that are not digit
+    look-alikes) end a run.
+    """
+    best: str | None = None
+    for run in re.finditer(r"[A-Za-z0-9|]+(?:[ \u00a0]{1,2}[A-Za-z0-9|]+)*", text):
+        tokens = run.group(0).split()
+        current: list[str] = []
+        for token in [*tokens, ""]:
+            wordy = len(token) >= 4 and token.isalpha() and set(token.upper()) - set("ODQILSBZGT")
+            if token and not wordy:
+                current.append(token)
+                continue
+            country = "".join(_TO_LETTER.get(c, c) for c in compact("".join(current[:1]))[:2])
+            while len(current) > 1 and len(compact(" ".join(current[:-1]))) >= _length(country):
+                current.pop()  # what follows a complete IBAN (a BIC, a word) is not part of it
+            printed = " ".join(current)
+            chars = compact(printed)
+            digits = sum(c.isdigit() for c in chars)
+            if 15 <= len(chars) <= 34 and digits * 2 >= len(chars):
+                if best is None or len(chars) > len(compact(best)):
+                    best = printed
+            current = []
+    return best
+
+
+def _letters_for(char: str) -> str:
+    """The letters a printed character may stand for at a letter position."""
+    if char.isalpha():
+        return "".join(sorted({char} | {c for g in _CONFUSABLE if char in g for c in g if c.isalpha()}))
+    return "".join(sorted(c for g in _CONFUSABLE if char in g for c in g if c.isalpha()))
+
+
+def by_position(text: str) -> str | None:
+    """The valid IBAN ``text`` prints once each position holds its kind of character.
+
+    Digit positions turn look-alike letters into digits (``O`` → ``0``);
+    letter positions (country, Italy's CIN) take the letters a printed
+    character may stand for (``1`` → ``I`` or ``L``); positions that may hold
+    either are read as printed and then as digits. Only these few readings
+    are validated, and the answer must be unique: None when no reading
+    validates, or when two different ones would.
+    """
+    chars = compact(text)
+    found: set[str] = set()
+    for first, second in itertools.product(_letters_for(chars[:1]), _letters_for(chars[1:2])):
+        shape = _shape(first + second)
+        if shape is None or len(shape) != len(chars):
+            continue
+        options = []
+        for char, kind in zip(chars, shape, strict=True):
+            if kind == "n":
+                options.append(_TO_DIGIT.get(char, char))
+            elif kind == "a":
+                options.append(_letters_for(char) or char)
+            else:
+                options.append(char)
+        options[0], options[1] = first, second
+        for letters in itertools.product(*(o for o, k in zip(options, shape, strict=True) if k == "a")):
+            picked = iter(letters)
+            reading = [next(picked) if k == "a" else o for o, k in zip(options, shape, strict=True)]
+            as_printed = "".join(reading)
+            as_digits = "".join(
+                _TO_DIGIT.get(c, c) if k == "c" else c for c, k in zip(reading, shape, strict=True)
+            )
+            found.update(r for r in (as_printed, as_digits) if is_valid(r))
+    return found.pop() if len(found) == 1 else None
+
+
+def _same(printed: str, expected: str, kind: str) -> bool:
+    """Does one printed character stand for the expected one at a position of ``kind``?"""
+    if printed == expected:
+        return True
+    if kind == "n":
+        return _TO_DIGIT.get(printed) == expected
+    if kind == "a":
+        return _TO_LETTER.get(printed) == expected or any(
+            printed in group and expected in group for group in _CONFUSABLE
+        )
+    return any(printed in group and expected in group for group in _CONFUSABLE)
+
+
+def matches_expected(candidate_text: str, expected_iban: str) -> bool:
+    """True when ``candidate_text`` is ``expected_iban`` as printed or as OCR misread it.
+
+    A candidate that validates on its own is a real IBAN and must equal the
+    expected one exactly: a different valid IBAN never matches. One that does
+    not validate cannot be a real account (a bank does not execute a transfer
+    to an invalid IBAN), so it names the expected IBAN when, position by
+    position, every character is the expected one or an OCR look-alike of it
+    allowed at that position — with at most one further reading error (one
+    character misread, dropped or added), which mod-97 alone could never turn
+    into a match for another account.
+    """
+    expected = compact(expected_iban)
+    chars = compact(candidate_text)
+    if not chars or not expected:
+        return False
+    if is_valid(chars):
+        return chars == expected
+    shape = _shape(expected[:2]) or "c" * len(expected)
+    if len(shape) != len(expected):
+        return False
+    return _errors(chars, expected, shape) <= 1
+
+
+def _errors(chars: str, expected: str, shape: str) -> int:
+    """Edit distance where an allowed look-alike costs nothing (bounded: stops counting at 2)."""
+    if abs(len(chars) - len(expected)) > 1:
+        return 2
+    previous = list(range(len(chars) + 1))
+    for row, (want, kind) in enumerate(zip(expected, shape, strict=True), start=1):
+        current = [row]
+        for col, got in enumerate(chars, start=1):
+            cost = 0 if _same(got, want, kind) else 1
+            current.append(min(previous[col] + 1, current[col - 1] + 1, previous[col - 1] + cost))
+        previous = current
+    return min(previous[-1], 2)
