@@ -14,7 +14,7 @@ import datetime
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,14 @@ class IdentityRules:
 
     min_score: float
     cues: tuple[Cue, ...]
+    labels: Mapping[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
+    """Date labels per concept (``expiry``, ``issue``, ``birth``)."""
+    numbers: Mapping[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
+    """Document-number shapes per identity-document type."""
+    mrz_line: re.Pattern[str] | None = None
+    """The shape of one machine-readable-zone line once OCR noise is cleaned."""
+    max_validity_years: int = 11
+    """An unlabelled expiry needs an issue date at most this many years before it."""
 
 
 @dataclass(frozen=True)
@@ -346,7 +354,26 @@ def _labels(folder: Path, name: str) -> LabelRules:
 def _identity(folder: Path) -> IdentityRules:
     f = _File(folder, "identity.toml")
     section = f.table(f.data, "identity")
-    return IdentityRules(f.number(section, "min_score", 1.0), f.cues(f.data, sides=True))
+
+    def patterns(table: str) -> dict[str, tuple[re.Pattern[str], ...]]:
+        entries = f.data.get(table, {})
+        if not isinstance(entries, dict):
+            raise f.fail(f"[{table}] must be a table", f"[{table}]")
+        return {
+            key: tuple(f.pattern(source, key) for source in f.strings(entries, key))
+            for key in entries
+        }
+
+    mrz = f.data.get("mrz", {})
+    return IdentityRules(
+        f.number(section, "min_score", 1.0),
+        f.cues(f.data, sides=True),
+        labels=patterns("labels"),
+        numbers=patterns("numbers"),
+        mrz_line=f.pattern(f.string(mrz, "line"), "line") if mrz.get("line") else None,
+        max_validity_years=f.integer(section, "max_validity_years", 1, 30)
+        if "max_validity_years" in section else 11,
+    )
 
 
 def _findings(folder: Path) -> dict[str, FindingText]:

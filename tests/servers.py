@@ -16,6 +16,7 @@ harness is reusable without touching a shared ``conftest.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import grp
 import imaplib
@@ -68,6 +69,33 @@ def wait_for_port(port: int, *, up: bool = True, timeout: float = 10.0) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"port {port} still {'closed' if up else 'open'} after {timeout}s")
+
+
+def _running_in_group(group: int) -> bool:
+    """Whether a process of ``group`` still runs (zombies waiting for init do not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False
+
+
+def _end_group(group: int, first: signal.Signals) -> None:
+    """Signal every process left in ``group``; SIGKILL whatever still runs 1 s later."""
+    for signum in (first, signal.SIGKILL):
+        try:
+            os.killpg(group, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            if not _running_in_group(group):
+                return
+            time.sleep(0.02)
 
 
 # --- certificates ----------------------------------------------------------------
@@ -164,6 +192,7 @@ default_login_user = {login_user}
 first_valid_uid = 1
 first_valid_gid = 1
 disable_plaintext_auth = no
+auth_failure_delay = 0
 auth_mechanisms = plain login
 ssl = {ssl}
 {ssl_files}
@@ -266,6 +295,7 @@ class Dovecot:
             [DOVECOT, "-F", "-c", str(self.config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # so stop() can kill the whole server, children included
         )
         try:
             wait_for_port(self.port)
@@ -275,29 +305,39 @@ class Dovecot:
             self.stop()
             raise RuntimeError(f"dovecot did not start:\n{self.log()}") from exc
 
-    def stop(self) -> None:
-        """Stop the server (connected clients are cut off); the mail stays on disk."""
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop the server; connected clients are cut off, the mail stays on disk.
+
+        ``graceful`` sends SIGTERM (clients get BYE) and waits up to 2 s;
+        otherwise, or when that is not enough, every process of the server is
+        killed at once — Dovecot can take seconds to finish a shutdown begun
+        while it was still starting.
+        """
         process, self._process = self._process, None
         if process is None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        if graceful:
+            process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=2)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)  # its own process group: see start()
             process.wait()
+        # The master does not take the IMAP sessions down with it: end them as an init
+        # system stopping the service would (SIGTERM lets them say BYE).
+        _end_group(process.pid, signal.SIGTERM if graceful else signal.SIGKILL)
         if process.stderr:
             process.stderr.close()
         wait_for_port(self.port, up=False)
 
-    def restart(self) -> None:
+    def restart(self, *, graceful: bool = True) -> None:
         """Stop and start again on the same port, keeping the mailboxes."""
-        self.stop()
+        self.stop(graceful=graceful)
         self.start()
 
     def close(self) -> None:
-        """Stop the server and delete its folder."""
-        self.stop()
+        """Kill the server and delete its folder."""
+        self.stop(graceful=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Dovecot:
@@ -396,6 +436,7 @@ class Received:
 class _Keeper:
     """aiosmtpd handler: keeps what it receives, refuses configured recipients."""
 
+    implicit_tls: bool = False
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
 
@@ -416,7 +457,7 @@ class _Keeper:
                 rcpt_tos=tuple(envelope.rcpt_tos),
                 raw=raw,
                 authenticated_as=login.decode() if login else None,
-                tls=session.ssl is not None,
+                tls=self.implicit_tls or session.ssl is not None,
             )
         )
         return "250 Message accepted"
@@ -450,7 +491,7 @@ class SmtpServer:
         self.starttls = starttls
         self.implicit_tls = implicit_tls
         self.auth = auth
-        self._keeper = _Keeper()
+        self._keeper = _Keeper(implicit_tls=implicit_tls)
         self._controller: Controller | None = None
 
     @property
@@ -471,7 +512,7 @@ class SmtpServer:
             and data.login.decode() == self.user
             and data.password.decode() == self.password
         )
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
 
     def start(self) -> None:
         """Listen (again) on the same port."""
@@ -485,7 +526,8 @@ class SmtpServer:
         if self.auth:
             parameters["authenticator"] = self._authenticate
             parameters["auth_required"] = True
-            parameters["auth_require_tls"] = self.starttls or self.implicit_tls
+            # aiosmtpd only knows of STARTTLS: with implicit TLS every byte is encrypted anyway.
+            parameters["auth_require_tls"] = self.starttls
         ssl_context = None
         if self.implicit_tls:
             assert self.certificates

@@ -24,8 +24,13 @@ _NUMERIC = re.compile(
 )
 _ISO = re.compile(r"(?<![\d])(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?![\d])")
 _WORDS = re.compile(
-    r"(?<![\d])(?P<d>\d{1,2})\s+(?P<m>[a-zA-Zàé]{3,10})\.?\s+(?P<y>\d{4})(?![\d])", re.IGNORECASE
+    # passports write both languages: ``12 MAG/MAY 2030``
+    r"(?<![\d])(?P<d>\d{1,2})\s+(?P<m>[a-zA-Zàé]{3,10})\.?(?:\s?/\s?[a-zA-Z]{3,10}\.?)?\s+(?P<y>\d{4})(?![\d])",
+    re.IGNORECASE,
 )
+#: A date-shaped token where OCR may have put letters for digits (``1O.O5.2O3l``).
+_OCR_DATE = re.compile(r"(?<![\w])[\dOoIlD]{1,2}[./-][\dOoIlD]{1,2}[./-][\dOoIlD]{2,4}(?![\w])")
+_OCR_DIGITS = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1"})
 
 
 def _year(text: str) -> int:
@@ -70,3 +75,12 @@ def find_dates(text: str) -> Iterator[tuple[date, int, int]]:
 def parse_date(text: str) -> date | None:
     """The first date written in ``text``, or None."""
     return next((value for value, _, _ in find_dates(text)), None)
+
+
+def ocr_digits(text: str) -> str:
+    """``text`` with letters OCR confuses for digits fixed inside date-shaped tokens.
+
+    Only tokens shaped like ``dd.mm.yyyy`` change, and every character keeps its
+    position, so offsets found in the result hold in the original text.
+    """
+    return _OCR_DATE.sub(lambda m: m.group(0).translate(_OCR_DIGITS), text)

@@ -12,6 +12,7 @@ at once: waiting does not fix them.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import random
 import ssl
@@ -23,7 +24,7 @@ import structlog
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import LoginError
 
-from bot.errors import InboxError
+from bot.errors import InboxError, PecbotError
 from bot.inbox import Fetched, InboxOptions, LastSeenUid
 from bot.mailurl import ServerUrl
 
@@ -103,10 +104,8 @@ class ImapInbox:
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
+            with contextlib.suppress(OSError):  # already gone: that is why we drop it
                 client.shutdown()
-            except OSError:
-                pass  # already gone: that is why we drop it
 
     def _session(self, operation: Callable[[IMAPClient], T]) -> T:
         """Run ``operation`` on a live session, reconnecting with backoff after drops."""
@@ -120,6 +119,8 @@ class ImapInbox:
             except LoginError as exc:
                 self._drop()
                 raise InboxError(f"{self._source}: login refused") from exc
+            except PecbotError:
+                raise  # from the caller's last_seen_uid (e.g. StoreError): not ours to wrap
             except Exception as exc:
                 self._drop()
                 if isinstance(exc, ssl.SSLCertVerificationError):
@@ -213,7 +214,7 @@ class ImapInbox:
         # NOOP first: it both proves the session alive and flushes updates since the last SELECT.
         if _announces_new_mail(client.noop()[1]):
             return True
-        client.idle()
+        self._start_idle(client)
         renew_at = time.monotonic() + self._options.idle_renew
         while True:
             now = time.monotonic()
@@ -232,9 +233,19 @@ class ImapInbox:
                 # dead socket (imapclient hides EOF as an empty answer) DONE raises.
                 if _announces_new_mail(client.idle_done()[1]):
                     return True
-                client.idle()
+                self._start_idle(client)
                 renew_at = time.monotonic() + self._options.idle_renew
 
+    @staticmethod
+    def _start_idle(client: IMAPClient) -> None:
+        try:
+            client.idle()
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as exc:
+            # An update slipped in before "+ idling": the session's state is unclear, so
+            # treat it as a drop — the reconnection makes wait() report possible new mail.
+            raise imaplib.IMAP4.abort(f"IDLE refused: {exc}") from exc
     def close(self) -> None:
         """Log out politely if connected; never raises."""
         client, self._client = self._client, None
@@ -243,7 +254,5 @@ class ImapInbox:
         try:
             client.logout()
         except Exception:  # closing a dead session must not mask the caller's state
-            try:
+            with contextlib.suppress(OSError):
                 client.shutdown()
-            except OSError:
-                pass

@@ -76,8 +76,13 @@ def _begin_immediate(connection: Any) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions bound to ``engine``; objects stay readable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions bound to ``engine``.
+
+    Objects are expired at every commit (SQLAlchemy's default): the store's
+    steps change rows with conditional UPDATEs, so anything loaded before a
+    step is re-read after it instead of showing a stale state.
+    """
+    return sessionmaker(engine)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -137,7 +142,9 @@ def ensure_schema(url: str, *, upgrade: bool) -> None:
         current = current_revision(engine)
         if current == needed:
             return
-        known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+        known = {
+            rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+        }
         if current is not None and current not in known:
             raise StoreError(
                 f"database schema is at revision {current}, newer than this pecbot knows "

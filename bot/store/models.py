@@ -40,7 +40,13 @@ MessageState = Literal[
     "fetched", "analysing", "analysed", "reply_queued", "ignored", "done", "quarantined"
 ]
 MESSAGE_STATES: tuple[MessageState, ...] = (
-    "fetched", "analysing", "analysed", "reply_queued", "ignored", "done", "quarantined",
+    "fetched",
+    "analysing",
+    "analysed",
+    "reply_queued",
+    "ignored",
+    "done",
+    "quarantined",
 )
 ReplyState = Literal["pending", "sent", "failed"]
 REPLY_STATES: tuple[ReplyState, ...] = ("pending", "sent", "failed")

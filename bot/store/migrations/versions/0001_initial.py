@@ -18,7 +18,9 @@ down_revision: str | None = None
 branch_labels: str | None = None
 depends_on: str | None = None
 
-MESSAGE_STATES = "'fetched', 'analysing', 'analysed', 'reply_queued', 'ignored', 'done', 'quarantined'"
+MESSAGE_STATES = (
+    "'fetched', 'analysing', 'analysed', 'reply_queued', 'ignored', 'done', 'quarantined'"
+)
 SEND_STATES = "'pending', 'sent', 'failed'"
 
 
@@ -197,6 +199,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "daemon_state", "audit", "digests", "replies", "documents", "inbox_seen", "messages", "cases",
+        "daemon_state",
+        "audit",
+        "digests",
+        "replies",
+        "documents",
+        "inbox_seen",
+        "messages",
+        "cases",
     ):
         op.drop_table(table)

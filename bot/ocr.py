@@ -1,0 +1,242 @@
+"""What text does a page image hold? (tesseract, one process per page, in parallel.)
+
+Each page costs one tesseract run when it is upright and readable — the
+common case of a scan. Only when that pass yields little or low-confidence
+text do we pay for orientation detection (``--psm 0``) and a second pass on
+the turned image; phone photos get their EXIF orientation applied before
+any of this (see :mod:`bot.reading`).
+
+Pages of the whole submission run in a thread pool sized to the cores: each
+thread only waits on its tesseract child, so threads parallelise as well as
+processes would. Every child runs with ``OMP_THREAD_LIMIT=1`` (tesseract's
+OpenMP threads fight each other and the pool: a dense page took ~25 s
+instead of ~4 s without it) and a timeout drawn from its attachment's time
+budget.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytesseract
+from PIL import Image
+
+from bot.errors import AttachmentUnreadable
+from bot.model import OcrSettings
+
+# pytesseract starts tesseract with os.environ as its environment; setting the
+# limit here is the only way to reach the child through pytesseract.
+os.environ["OMP_THREAD_LIMIT"] = "1"
+
+TIMEOUT = "la lettura del documento ha superato il tempo massimo"
+FAILED = "la lettura (OCR) del documento non è riuscita"
+
+#: Images whose long side is shorter get enlarged: tesseract wants letters ≥ ~20 px tall.
+MIN_LONG_SIDE = 1800
+#: A pass is good enough to keep when its mean word confidence (0–100) reaches this
+#: (text read sideways or upside down scores 40–52 here, upright 80–95) …
+MIN_MEAN_CONFIDENCE = 55.0
+#: … and it has this many confident words, or nearly all its words are confident
+#: (a screenshot that says only "Bonifico eseguito").
+MIN_CONFIDENT_WORDS = 8
+#: Below this size a brute-force try of the other orientations is cheap enough.
+SMALL_IMAGE_PIXELS = 6_000_000
+
+
+@dataclass(frozen=True)
+class OcrText:
+    """The text tesseract read, and how much to trust it."""
+
+    text: str
+    mean_confidence: float
+    confident_words: int
+    words: int = 0
+    rotation: int = 0
+    """Degrees (counter-clockwise) the image was turned for this reading."""
+    passes: int = 1
+    """tesseract runs spent on the page (orientation detection included)."""
+
+    @property
+    def good(self) -> bool:
+        if self.mean_confidence < MIN_MEAN_CONFIDENCE:
+            return False
+        return self.confident_words >= MIN_CONFIDENT_WORDS or (
+            self.confident_words >= 2 and self.confident_words >= 0.8 * self.words
+        )
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """One page to OCR: ``load`` decodes or renders it inside the worker, so only
+    as many full-size pages are in memory as there are workers."""
+
+    attachment: int
+    """Which attachment the page belongs to: its pages share one time budget."""
+    number: int
+    load: Callable[[], Image.Image]
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    job: PageJob
+    result: OcrText | None
+    failure: str | None = None
+    """Why the page has no text (Italian), when ``result`` is None."""
+
+
+def prepare(image: Image.Image) -> Image.Image:
+    """Greyscale, with small images (phone crops, cards) enlarged for tesseract."""
+    grey = image if image.mode == "L" else image.convert("L")
+    long_side = max(grey.size)
+    if 0 < long_side < MIN_LONG_SIDE:
+        factor = min(3.0, MIN_LONG_SIDE / long_side)
+        size = (round(grey.width * factor), round(grey.height * factor))
+        grey = grey.resize(size, Image.Resampling.LANCZOS)
+    return grey
+
+
+def recognise(
+    image: Image.Image, settings: OcrSettings, *, deadline: float, psm: int = 3
+) -> OcrText:
+    """The text of ``image``, turned upright if it needs to be.
+
+    One tesseract pass when that pass reads well; otherwise orientation
+    detection and a pass on the turned image, keeping the better reading.
+    Raises :class:`AttachmentUnreadable` when ``deadline`` (a
+    ``time.monotonic()`` instant) passes or tesseract fails.
+    """
+    grey = prepare(image)
+    with tempfile.TemporaryDirectory(prefix="pecbot-ocr-") as folder:
+        best = _pass(grey, 0, Path(folder), settings, deadline, psm)
+        if best.good:
+            return best
+        passes = best.passes
+        for rotation in _other_orientations(grey, Path(folder), deadline):
+            passes += 1
+            candidate = _pass(grey, rotation, Path(folder), settings, deadline, psm)
+            if candidate.confident_words > best.confident_words:
+                best = candidate
+            if best.good:
+                break
+        passes += 1  # orientation detection
+        return OcrText(best.text, best.mean_confidence, best.confident_words, best.words,
+                       best.rotation, passes)
+
+
+def recognise_pages(jobs: Sequence[PageJob], settings: OcrSettings) -> list[PageOutcome]:
+    """OCR every page in ``jobs`` in parallel; outcomes come back in ``jobs`` order.
+
+    Each attachment's clock starts when its first page starts; a page that
+    would start after its attachment's budget, or runs past it, gets the
+    failure :data:`TIMEOUT`. Never raises.
+    """
+    deadlines: dict[int, float] = {}
+    lock = threading.Lock()
+
+    def run(job: PageJob) -> PageOutcome:
+        with lock:
+            deadline = deadlines.setdefault(
+                job.attachment, time.monotonic() + settings.seconds_per_attachment
+            )
+        if time.monotonic() >= deadline:
+            return PageOutcome(job, None, TIMEOUT)
+        try:
+            image = job.load()
+            return PageOutcome(job, recognise(image, settings, deadline=deadline))
+        except AttachmentUnreadable as exc:
+            return PageOutcome(job, None, str(exc))
+        except Exception:  # a decoder or renderer choking on hostile bytes
+            return PageOutcome(job, None, FAILED)
+
+    workers = min(len(jobs), settings.workers or os.cpu_count() or 1)
+    if workers <= 1:
+        return [run(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr") as pool:
+        return list(pool.map(run, jobs))
+
+
+def _pass(
+    grey: Image.Image, rotation: int, folder: Path, settings: OcrSettings, deadline: float,
+    psm: int,
+) -> OcrText:
+    turned = grey.rotate(rotation, expand=True) if rotation else grey
+    # PNM: written instantly, read natively by leptonica (PNG compression costs ~0.3 s/page)
+    source = folder / f"page-{rotation}.pnm"
+    turned.save(source)
+    base = folder / f"out-{rotation}"
+    _tesseract(source, base, f"--psm {psm} -c tessedit_create_tsv=1", "txt", settings, deadline)
+    text = base.with_suffix(".txt").read_text(encoding="utf-8", errors="replace")
+    mean, confident, words = _confidence(
+        base.with_suffix(".tsv").read_text(encoding="utf-8", errors="replace")
+    )
+    return OcrText(text.strip(), mean, confident, words, rotation)
+
+
+def _other_orientations(grey: Image.Image, folder: Path, deadline: float) -> list[int]:
+    """Rotations worth a second pass: the one tesseract's OSD finds, else all three
+    for images small enough (cards, crops) that brute force is cheap."""
+    source = folder / "page-0.pnm"
+    base = folder / "osd"
+    try:
+        _tesseract(source, base, "--psm 0", "osd", OcrSettings(languages="osd"), deadline)
+        report = base.with_suffix(".osd").read_text(encoding="utf-8", errors="replace")
+        detected = pytesseract.pytesseract.osd_to_dict(report)
+        rotate = int(detected.get("rotate", 0))
+        if rotate and float(detected.get("orientation_conf", 0)) >= 1.0:
+            return [(360 - rotate) % 360]
+    except AttachmentUnreadable as exc:
+        if str(exc) == TIMEOUT:
+            raise
+        # OSD refuses pages with too few characters: fall through to brute force
+    except (ValueError, OSError):
+        pass
+    if grey.width * grey.height <= SMALL_IMAGE_PIXELS:
+        return [180, 90, 270]
+    return []
+
+
+def _tesseract(
+    source: Path, base: Path, config: str, extension: str, settings: OcrSettings,
+    deadline: float,
+) -> None:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise AttachmentUnreadable(TIMEOUT)
+    try:
+        pytesseract.pytesseract.run_tesseract(
+            str(source), str(base), extension, settings.languages, config, timeout=remaining
+        )
+    except pytesseract.TesseractError as exc:  # before RuntimeError: it is a subclass
+        raise AttachmentUnreadable(FAILED) from exc
+    except RuntimeError as exc:  # pytesseract's "Tesseract process timeout"
+        raise AttachmentUnreadable(TIMEOUT) from exc
+    except OSError as exc:
+        raise AttachmentUnreadable(FAILED) from exc
+
+
+def _confidence(tsv: str) -> tuple[float, int, int]:
+    """From tesseract's TSV: the mean word confidence, the confident words, all words."""
+    confidences: list[float] = []
+    confident = 0
+    for line in tsv.splitlines()[1:]:
+        columns = line.split("\t")
+        if len(columns) < 12 or columns[0] != "5" or not columns[11].strip():
+            continue
+        try:
+            confidence = float(columns[10])
+        except ValueError:
+            continue
+        if confidence < 0:
+            continue
+        confidences.append(confidence)
+        if confidence >= 60 and sum(ch.isalnum() for ch in columns[11]) >= 3:
+            confident += 1
+    mean = sum(confidences) / len(confidences) if confidences else 0.0
+    return mean, confident, len(confidences)
