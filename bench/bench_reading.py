@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -190,12 +191,13 @@ def bench_memory(folder: Path) -> list[tuple[str, str, str, str]]:
     subprocess.run([sys.executable, __file__, "--make-big-scan", str(eml)], check=True)
     child = subprocess.run([sys.executable, __file__, "--memory-child", str(eml)],
                            check=True, capture_output=True, text=True)
-    size, own, tesseract, seconds = child.stdout.split()
-    own_mb, tesseract_mb = int(own) / 1024, int(tesseract) / 1024
+    size, own, tesseract, together, seconds = child.stdout.split()
     return [
         (f"message with a {int(size) / 1e6:.1f} MB scan: peak of process / largest tesseract",
-         f"{own_mb:.0f} MB / {tesseract_mb:.0f} MB", f"{float(seconds):.1f} s", "< 400 MB"),
-        ("  both at once (upper bound)", f"{own_mb + tesseract_mb:.0f} MB", "", ""),
+         f"{int(own) / 1024:.0f} MB / {int(tesseract) / 1024:.0f} MB", f"{float(seconds):.1f} s",
+         "< 400 MB"),
+        ("  process and tesseract together (sampled every 10 ms)",
+         f"{int(together) / 1024:.0f} MB", "", "< 400 MB"),
     ]
 
 
@@ -213,14 +215,54 @@ def memory_child(path: str) -> None:
     pytesseract.pytesseract.tesseract_cmd = str(wrapper)
     ctx = AnalysisContext(rules=load_rules())
     raw = Path(path).read_bytes()
+    sampler = TreeSampler()
+    sampler.start()
     started = time.perf_counter()
     sub = analyse(raw, ctx)
     seconds = time.perf_counter() - started
+    sampler.stop()
     assert sub.documents and sub.documents[0].ocr, "the big scan was not OCR'd"
-    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
-    own = int(status["VmHWM"].split()[0])
+    own = _status_kb(os.getpid(), "VmHWM")
     peaks = [int(line) for line in log.read_text().split() if line.isdigit()]
-    print(len(sub.documents[0].data), own, max(peaks, default=0), seconds)
+    print(len(sub.documents[0].data), own, max(peaks, default=0), sampler.peak, seconds)
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass  # the process ended between listing and reading
+    return 0
+
+
+class TreeSampler(threading.Thread):
+    """Samples the resident memory of this process plus all its descendants every 10 ms."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.01):
+            self.peak = max(self.peak, sum(_status_kb(pid, "VmRSS") for pid in _tree(os.getpid())))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def _tree(pid: int) -> list[int]:
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            for child in task.read_text().split():
+                found += _tree(int(child))
+        except OSError:
+            continue
+    return found
 
 
 def main() -> None:

@@ -71,19 +71,17 @@ def _inherit(own: list[DocumentKind | None]) -> list[DocumentKind | None]:
 def classify_document(doc: Document, rules: Rules) -> None:
     """Set ``kind`` on every page of ``doc``, and ``doc.kind`` / ``doc.kind_scores``.
 
-    ``doc.kind`` is the kind covering most pages (ties: the higher total page
-    score); ``doc.kind_scores`` are the scores of the whole text. When no single
+    ``doc.kind`` is the kind covering most pages (ties: the one the file opens
+    with); ``doc.kind_scores`` are the scores of the whole text. When no single
     page says enough but the pages together do (a weak front and a weak back
     of one card), every page takes the kind of the whole.
     """
     whole_kind, whole_scores = classify_text("\n".join(p.text for p in doc.pages), rules)
     doc.kind_scores = whole_scores
     own: list[DocumentKind | None] = []
-    page_scores: list[dict[str, float]] = []
     for page in doc.pages:
-        kind, scores = classify_text(page.text, rules)
+        kind, _ = classify_text(page.text, rules)
         own.append(None if kind == "other" else kind)
-        page_scores.append(scores)
     if all(kind is None for kind in own):
         for page in doc.pages:
             page.kind = whole_kind
@@ -91,12 +89,10 @@ def classify_document(doc: Document, rules: Rules) -> None:
         return
     for page, kind in zip(doc.pages, _inherit(own), strict=True):
         page.kind = kind or "other"
+    # Counter keeps first-seen order and max() keeps the first of equals: on a
+    # tie the kind the file opens with wins (a form followed by its ID scans).
     counts = Counter(page.kind for page in doc.pages)
-    totals = {
-        kind: sum(s.get(kind, 0.0) for p, s in zip(doc.pages, page_scores, strict=True) if p.kind == kind)
-        for kind in counts
-    }
-    doc.kind = max(counts, key=lambda kind: (counts[kind], totals[kind]))
+    doc.kind = max(counts, key=lambda kind: counts[kind])
 
 
 def classify_documents(sub: Submission, ctx: AnalysisContext) -> None:

@@ -29,7 +29,7 @@ from schwifty.exceptions import SchwiftyException
 _CONFUSABLE: tuple[frozenset[str], ...] = (
     frozenset("0ODQ"),
     frozenset("1IL|"),
-    frozenset("5S"),
+    frozenset("5S$"),
     frozenset("8B"),
     frozenset("2Z"),
     frozenset("6G"),
@@ -41,7 +41,7 @@ _TO_LETTER = {
     for group in _CONFUSABLE
     for letter in sorted(group - set("0123456789|"))[:1]
     for c in group
-    if c.isdigit() or c == "|"
+    if c.isdigit() or c in "|$"
 }
 # Digits-to-letters is ambiguous for 0 (O, D or Q) and 1 (I or L): the first
 # of each class (D and I) is what a country code or a CIN most often holds,
@@ -118,13 +118,13 @@ def find_ibans(text: str) -> list[PrintedIban]:
         end = i = head.end()
         while len(chars) < needed and i < len(text):
             char = text[i]
-            if char.isascii() and char.isalnum():
+            if char.isascii() and (char.isalnum() or char in "|$"):
                 chars += char.upper()
                 end = i = i + 1
             elif char in _SPACES and i + 1 < len(text) and text[i + 1] not in _SPACES + "\n":
                 i += 1
-            elif char == "\n" and _completes(text, i + 1, needed - len(chars)):
-                i += 1
+            elif char == "\n" and _completes(text, _next_line(text, i), needed - len(chars)):
+                i = _next_line(text, i)
             else:
                 break
         if len(chars) >= 15:
@@ -132,6 +132,12 @@ def find_ibans(text: str) -> list[PrintedIban]:
             position = end
         else:
             position = head.end()
+
+
+def _next_line(text: str, newline: int) -> int:
+    """Where the next non-blank line after the line break at ``newline`` starts."""
+    match = re.compile(r"\n(?:[ \t]*\n)*").match(text, newline)
+    return match.end() if match else newline + 1
 
 
 def _completes(text: str, start: int, missing: int) -> bool:
@@ -150,7 +156,7 @@ def iban_like(text: str) -> str | None:
     look-alikes) end a run.
     """
     best: str | None = None
-    for run in re.finditer(r"[A-Za-z0-9|]+(?:[ \u00a0]{1,2}[A-Za-z0-9|]+)*", text):
+    for run in re.finditer(r"[A-Za-z0-9|$]+(?:[ \u00a0]{1,2}[A-Za-z0-9|$]+)*", text):
         tokens = run.group(0).split()
         current: list[str] = []
         for token in [*tokens, ""]:

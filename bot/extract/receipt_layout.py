@@ -360,7 +360,7 @@ def _score(label: _Item, plain: _Item, text: str) -> float | None:
     before = plain.index == label.index - 1
     if plain.index < label.index and not before:
         return None
-    line = text[plain.span[0] : plain.span[1]].strip()
+    line = _LEADING_JUNK.sub("", text[plain.span[0] : plain.span[1]]).strip()
     kind = TYPED.get(label.cells[0].concept)
     if kind is not None:
         score: float = 3.0 if _typed_at_start(kind, line) else -1.0
