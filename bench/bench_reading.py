@@ -246,12 +246,22 @@ class TreeSampler(threading.Thread):
         self._done = threading.Event()
 
     def run(self) -> None:
+        own = os.getpid()
         while not self._done.wait(0.01):
-            self.peak = max(self.peak, sum(_status_kb(pid, "VmRSS") for pid in _tree(os.getpid())))
+            # a child not yet past exec still shows our own pages: count only real programs
+            pids = [own, *(pid for pid in _tree(own)[1:] if not _still_us(pid))]
+            self.peak = max(self.peak, sum(_status_kb(pid, "VmRSS") for pid in pids))
 
     def stop(self) -> None:
         self._done.set()
         self.join()
+
+
+def _still_us(pid: int) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/exe") == os.readlink("/proc/self/exe")
+    except OSError:
+        return True  # gone already: nothing to count
 
 
 def _tree(pid: int) -> list[int]:

@@ -16,6 +16,8 @@ budget.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import tempfile
 import threading
@@ -30,6 +32,12 @@ from PIL import Image
 
 from bot.errors import AttachmentUnreadable
 from bot.model import OcrSettings
+
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    _LIBC.malloc_trim  # noqa: B018 - only glibc has it
+except (OSError, AttributeError):
+    _LIBC = None
 
 # pytesseract starts tesseract with os.environ as its environment; setting the
 # limit here is the only way to reach the child through pytesseract.
@@ -148,18 +156,30 @@ def recognise_pages(jobs: Sequence[PageJob], settings: OcrSettings) -> list[Page
         if time.monotonic() >= deadline:
             return PageOutcome(job, None, TIMEOUT)
         try:
-            image = job.load()
-            return PageOutcome(job, recognise(image, settings, deadline=deadline))
+            return PageOutcome(job, recognise(job.load(), settings, deadline=deadline))
         except AttachmentUnreadable as exc:
             return PageOutcome(job, None, str(exc))
         except Exception:  # a decoder or renderer choking on hostile bytes
             return PageOutcome(job, None, FAILED)
+        finally:
+            release_memory()
 
     workers = min(len(jobs), settings.workers or os.cpu_count() or 1)
     if workers <= 1:
         return [run(job) for job in jobs]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr") as pool:
         return list(pool.map(run, jobs))
+
+
+def release_memory() -> None:
+    """Hand freed heap memory back to the operating system (glibc only; else a no-op).
+
+    A rendered or decoded page is tens of MB; glibc keeps such freed blocks
+    in each thread's arena, so without this the process would keep the
+    largest pages of every worker thread resident for good.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _pass(

@@ -59,3 +59,20 @@ def test_the_zone_birth_date_is_never_the_expiry(rules: Rules) -> None:
     zone = MachineZone("td1", False, None, date(2019, 3, 1), None)
     text = "01.03.2019\n01.03.2020\n"  # a child's card: birth and issue, expiry unread
     assert pick_expiry([text], zone, rules) is None
+
+
+def test_a_label_with_its_value_on_its_line_is_no_header_for_the_next(rules: Rules) -> None:
+    text = "3. 16/08/1976 FIRENZE (FI)\n. 01/09/2017\n. 24/07/2027\n"
+    assert concepts(text, rules)[1] == (date(2017, 9, 1), None)
+    assert pick_expiry([text], None, rules) == date(2027, 7, 24)
+
+
+def test_a_half_read_header_names_only_the_date_under_it(rules: Rules) -> None:
+    text = "10. iT:\n22/08/22 19/04/32\n22/08/22 19/04/32\n"
+    assert concepts(text, rules)[:2] == [(date(2022, 8, 22), "issue"), (date(2032, 4, 19), None)]
+    assert pick_expiry([text], None, rules) == date(2032, 4, 19)
+
+
+def test_a_label_split_by_ocr(rules: Rules) -> None:
+    text = "Stato civile CONIUGATO PADOVA, li 16.06.2020\nScad 12.05.2030\nProfessione cadenza\n"
+    assert pick_expiry([text], None, rules) == date(2030, 5, 12)

@@ -48,7 +48,8 @@ _TO_LETTER = {
 # but callers compare with an expected IBAN rather than trust this choice.
 
 _SPACES = " \t\u00a0\u202f"
-_HEAD = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2})[ \u00a0]?(\d{2})")
+# Country code and check digits; OCR may turn one check digit into a look-alike (ITO9).
+_HEAD = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})[ \u00a0]?(\d[\dODQIlSBZG]|[ODQIlSBZG]\d)")
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,12 @@ def find_ibans(text: str) -> list[PrintedIban]:
         head = _HEAD.search(text, position)
         if head is None:
             return found
-        needed = _length(head.group(1))
-        chars = head.group(1) + head.group(2)
+        country = head.group(1).upper()
+        if _shape(country) is None:  # not an IBAN country: a word and a number
+            position = head.end()
+            continue
+        needed = _length(country)
+        chars = country + head.group(2).upper()
         end = i = head.end()
         while len(chars) < needed and i < len(text):
             char = text[i]

@@ -69,6 +69,16 @@ def _labels(line: str, rules: Rules) -> list[Label]:
     return merged
 
 
+def _open_labels(line: str, labels: list[Label]) -> list[Label]:
+    """The labels whose value is not on their own line (``3. 16/08/1976`` is taken)."""
+    open_ = []
+    for position, label in enumerate(labels):
+        end = labels[position + 1].start if position + 1 < len(labels) else len(line)
+        if next(find_dates(line[label.end : end]), None) is None:
+            open_.append(label)
+    return open_
+
+
 def _header_above(
     lines: list[str], index: int, row_dates: int, rules: Rules
 ) -> tuple[str, list[Label]] | None:
@@ -83,7 +93,7 @@ def _header_above(
         line = lines[above]
         if not line.strip():
             continue
-        labels = _labels(line, rules)
+        labels = _open_labels(line, _labels(line, rules))
         if labels:
             return line, labels
         if next(find_dates(line), None) is None:
@@ -126,14 +136,27 @@ def _own_label(labels: list[Label], dates: list[tuple[date, int, int]], start: i
 
 def _header_label(
     header: tuple[str, list[Label]], line: str, dates: list[tuple[date, int, int]], position: int
-) -> str:
+) -> str | None:
     """Pair header labels with the line's dates: by order when they match one to one,
-    else by the nearest relative column."""
+    else by the nearest relative column — one date per label at most, so a header
+    OCR half lost (``10.`` without ``11.``) names only the date under it."""
     header_line, labels = header
     if len(labels) == len(dates):
         return labels[position].concept
-    column = dates[position][1] / max(len(line), 1)
-    return min(labels, key=lambda label: abs(label.start / max(len(header_line), 1) - column)).concept
+
+    def label_column(label: Label) -> float:
+        return label.start / max(len(header_line), 1)
+
+    def date_column(index: int) -> float:
+        return dates[index][1] / max(len(line), 1)
+
+    if len(labels) > len(dates):
+        return min(labels, key=lambda label: abs(label_column(label) - date_column(position))).concept
+    for label in labels:
+        nearest = min(range(len(dates)), key=lambda index: abs(label_column(label) - date_column(index)))
+        if nearest == position:
+            return label.concept
+    return None
 
 
 def _plausible_year(value: date) -> bool:
@@ -155,8 +178,8 @@ def pick_expiry(texts: list[str], zone: MachineZone | None, rules: Rules) -> dat
         for stated in page:
             if stated.concept != "expiry" or not _plausible_year(stated.value):
                 continue
-            if stated.value in births or any(stated.value <= issue for issue in issued):
-                continue  # an expiry before its issue date was misread or mislabelled
+            if stated.value in births or (issued and stated.value < min(issued)):
+                continue  # an expiry before any issue date was misread or mislabelled
             labelled.append(stated.value)
     if labelled:
         return max(labelled)

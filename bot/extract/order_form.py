@@ -132,13 +132,17 @@ class _Form:
         line_start, line_end = self.line_span(line)
         later = self.hits_between(hit.end, line_end)
         own = self.text[hit.end : later[0].start if later else line_end].strip(_SEPARATORS + "\n")
-        in_sentence = bool(self.text[line_start : hit.start].strip(_SEPARATORS))
+        # Running text: the label mid-line, or opening a line that continues a long one.
+        in_sentence = bool(self.text[line_start : hit.start].strip(_SEPARATORS)) or (
+            line > 0 and len(self.text[slice(*self.line_span(line - 1))].strip()) >= 60
+        )
         if own and wraps and in_sentence and not later and not re.search(r"[,;]", own):
             if line + 1 < len(self.line_starts):
                 start, end = self.line_span(line + 1)
                 following = self.hits_between(start, end)
                 more = re.split(r"[,;]", self.text[start : following[0].start if following else end])[0]
-                own = f"{own} {more.strip(_SEPARATORS)}"
+                if ":" not in more:
+                    own = f"{own} {more.strip(_SEPARATORS)}".strip()
         if own:
             return own
         rest = self.text[hit.end : line_end]
@@ -170,7 +174,7 @@ def _ets_name(form: _Form) -> str | None:
     forms = {f.lower() for f in form.rules.order_form.of("ets_legal_forms")}
     for hit in form.of("ets_name"):
         value = _EMAIL.sub(" ", form.segment(hit, wraps=True))
-        value = re.sub(r"\b[\dOo]{5,}\b|\b[A-Z0-9]{16}\b", " ", value)
+        value = re.sub(r"\b[\dOo]{5,}\b|\b[A-Z0-9]{16}\b|(?:\b\d\b[ |]*){5,}", " ", value)
         # A comma ends the name in a sentence, unless a legal form follows it.
         parts = re.split(r"[,;]", value)
         name = parts[0]
@@ -179,7 +183,8 @@ def _ets_name(form: _Form) -> str | None:
                 break
             name += "," + part
         name = _clean_value(name)
-        if len(re.findall(r"[A-Za-zÀ-ÿ]", name)) >= 2 and len(name) <= 150:
+        # OCR of an empty box yields scraps ("GE", "C.B"): a name has a real word.
+        if re.search(r"[A-Za-zÀ-ÿ]{3}", name) and len(re.findall(r"[A-Za-zÀ-ÿ]", name)) >= 4 and len(name) <= 150:
             return name
     return None
 
@@ -244,8 +249,12 @@ def _addresses(form: _Form) -> list[_Address]:
         joined = re.sub(r"\s+", "", segment)
         tail = _EMAIL.search(segment)
         # Only lower-case words right before an address that ends the field are its pieces.
-        split = bool(tail) and tail.end() == len(segment) and re.fullmatch(r"[a-z0-9._ -]+ ", segment[: tail.start()] if tail else "")
-        if split and _EMAIL.fullmatch(joined):
+        if (
+            tail is not None
+            and tail.end() == len(segment)
+            and re.fullmatch(r"[a-z0-9._ -]+ ", segment[: tail.start()])
+            and _EMAIL.fullmatch(joined)
+        ):
             start = form.text.find(segment, hit.end)
             found.append(_Address(joined.lower(), start, hit))
             taken.append((start, start + len(segment)))
@@ -254,15 +263,25 @@ def _addresses(form: _Form) -> list[_Address]:
         if any(s <= m.start() < e for s, e in taken):
             continue
         line = form.line_of(m.start())
-        line_start, _ = form.line_span(line)
+        line_start, line_end = form.line_span(line)
         before = form.hits_between(line_start, m.start())
+        value = m.group(0).lower()
+        # A line holding nothing but "anziani insieme@pec.it" is one address that
+        # OCR cut in two (columns read apart from their labels); a short word is a
+        # sentence's preposition, not a piece.
+        alone = form.text[line_start:line_end].strip(_SEPARATORS)
+        piece = re.fullmatch(r"([a-z0-9._-]{4,}) " + re.escape(m.group(0)), alone)
+        if piece and not before:
+            value = piece.group(1) + value
         if before:
             owner = before[-1] if before[-1].concept in _EMAIL_CONCEPTS else None
+        elif _EMAIL.sub("", form.text[line_start : m.start()]).strip(_SEPARATORS):
+            owner = None  # words of their own before it: not a value under a label row
         else:
             index = by_line.get(line, 0)
             by_line[line] = index + 1
             owner = _column_owner(form, line, index)
-        found.append(_Address(m.group(0).lower(), m.start(), owner))
+        found.append(_Address(value, m.start(), owner))
     return sorted(found, key=lambda a: a.start)
 
 
@@ -275,6 +294,11 @@ def _column_owner(form: _Form, line: int, index: int) -> _Hit | None:
         return None
     start, end = form.line_span(above)
     hits = form.hits_between(start, end)
+    rest = form.text[start:end]
+    for h in hits:
+        rest = rest.replace(form.text[h.start : h.end], " ")
+    if rest.strip(_SEPARATORS):
+        return None  # the line above is not a row of labels
     waiting = [
         h for i, h in enumerate(hits)
         if h.concept in _EMAIL_CONCEPTS

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.extract.dates import find_dates
-from bot.extract.iban import find_ibans
+from bot.extract.iban import find_ibans, iban_like
 from bot.extract.money import find_amounts
 from bot.rules import LabelRules
 
@@ -175,9 +175,10 @@ def _typed_at_start(kind: str, text: str) -> bool:
     if kind == "amount":
         return any(start <= 3 for _, start, _ in find_amounts(head))
     if kind == "iban":
-        return any(found.start <= 1 for found in find_ibans(head)) or bool(
-            re.match(r"[A-Z0-9|]{2}\s?\d{2}", head)
-        )
+        if any(found.start <= 1 for found in find_ibans(head)):
+            return True
+        loose = iban_like(head)  # "1T67 DO53 …": OCR spoilt even the country code
+        return loose is not None and head.lstrip().startswith(loose)
     if kind == "date":
         return any(start <= 1 for _, start, _ in find_dates(head))
     return bool(re.match(r"[A-Z0-9]{6,}", head))
@@ -224,7 +225,12 @@ def _labels_in_line(line: str, patterns: _Patterns, next_line: str) -> list[tupl
             or re.search(r"(\s{2,}|\t|\|)\s*$", before)
             or (concept in TYPED and _typed_at_start(TYPED[concept], after.lstrip(" :")))
             or _typed_at_end(line[previous_end:start])
-            or (mixed_case and printed[:1].isupper() and not printed[1:2].isupper() and before.endswith(" "))
+            or (
+                # "… Aruba S.p.A. Causale rinnovo": a capitalised label in a short row, not in prose
+                mixed_case and printed[:1].isupper() and not printed[1:2].isupper()
+                and before.endswith(" ") and len(line[previous_end:start].split()) <= 5
+                and after.strip() != ""
+            )
         ):
             accepted.append((concept, rank, start, end))
     return accepted
@@ -354,21 +360,25 @@ def _align(text: str, segment: list[_Item], last: Cell | None) -> Cell | None:
 
 
 def _score(label: _Item, plain: _Item, text: str) -> float | None:
-    """How well a plain line fits as the value of a lone label (None: it cannot be)."""
-    # Sparse OCR prints a row's two cells in either order: a value may come
-    # right before its label, never farther back.
-    before = plain.index == label.index - 1
-    if plain.index < label.index and not before:
-        return None
+    """How well a plain line fits as the value of a lone label (None: it cannot be).
+
+    A typed label takes only a line of its type, a name never an IBAN. A
+    value usually sits right under its label; OCR of a tilted photo or a
+    sparse screenshot may print it above, even a column of values above the
+    column of labels: allowed, but worth less, and nearer is likelier.
+    """
     line = _LEADING_JUNK.sub("", text[plain.span[0] : plain.span[1]]).strip()
     kind = TYPED.get(label.cells[0].concept)
     if kind is not None:
-        score: float = 3.0 if _typed_at_start(kind, line) else -1.0
-        if score < 0:
+        if not _typed_at_start(kind, line):
             return None
+        score = 3.0
+    elif _typed_at_start("iban", line) and label.cells[0].concept in ("payee", "payer", "name"):
+        return None
     else:
         looks_typed = any(_typed_at_start(k, line) for k in ("amount", "iban", "date"))
         score = 0.2 if looks_typed else 1.0
-    if before:
-        return score * 0.6
-    return score + (0.5 if plain.index == label.index + 1 else 0.0)
+    distance = plain.index - label.index
+    if distance < 0:
+        return score * 0.6 + 0.01 * distance
+    return score + (0.5 if distance == 1 else 0.0) - 0.001 * distance
