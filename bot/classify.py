@@ -40,7 +40,7 @@ def classify_text(text: str, rules: Rules) -> tuple[DocumentKind, dict[str, floa
     specific.
     """
     normalised = _normalise(text)
-    scores = {kind: 0.0 for kind in KINDS}
+    scores: dict[str, float] = {kind: 0.0 for kind in KINDS}
     for cue in rules.classify.cues:
         if cue.pattern.search(normalised):
             scores[cue.kind] = scores.get(cue.kind, 0.0) + cue.weight
@@ -87,8 +87,8 @@ def classify_document(doc: Document, rules: Rules) -> None:
             page.kind = whole_kind
         doc.kind = whole_kind
         return
-    for page, kind in zip(doc.pages, _inherit(own), strict=True):
-        page.kind = kind or "other"
+    for page, inherited in zip(doc.pages, _inherit(own), strict=True):
+        page.kind = inherited or "other"
     # Counter keeps first-seen order and max() keeps the first of equals: on a
     # tie the kind the file opens with wins (a form followed by its ID scans).
     counts = Counter(page.kind for page in doc.pages)

@@ -68,6 +68,8 @@ def read_documents(sub: Submission, ctx: AnalysisContext) -> None:
     all becomes unreadable.
     """
     started = time.perf_counter()
+    # parsing a big message leaves freed heap behind: return it before OCR needs room
+    ocr.release_memory()
     jobs: list[ocr.PageJob] = []
     for index, document in enumerate(sub.documents):
         if document.unreadable is not None:

@@ -136,13 +136,15 @@ class _Form:
         in_sentence = bool(self.text[line_start : hit.start].strip(_SEPARATORS)) or (
             line > 0 and len(self.text[slice(*self.line_span(line - 1))].strip()) >= 60
         )
-        if own and wraps and in_sentence and not later and not re.search(r"[,;]", own):
-            if line + 1 < len(self.line_starts):
-                start, end = self.line_span(line + 1)
-                following = self.hits_between(start, end)
-                more = re.split(r"[,;]", self.text[start : following[0].start if following else end])[0]
-                if ":" not in more:
-                    own = f"{own} {more.strip(_SEPARATORS)}".strip()
+        if (
+            own and wraps and in_sentence and not later and not re.search(r"[,;]", own)
+            and line + 1 < len(self.line_starts)
+        ):
+            start, end = self.line_span(line + 1)
+            following = self.hits_between(start, end)
+            more = re.split(r"[,;]", self.text[start : following[0].start if following else end])[0]
+            if ":" not in more:
+                own = f"{own} {more.strip(_SEPARATORS)}".strip()
         if own:
             return own
         rest = self.text[hit.end : line_end]
@@ -298,7 +300,12 @@ def _column_owner(form: _Form, line: int, index: int) -> _Hit | None:
     for h in hits:
         rest = rest.replace(form.text[h.start : h.end], " ")
     if rest.strip(_SEPARATORS):
-        return None  # the line above is not a row of labels
+        # Not a row of labels but a sentence wrapping onto this line ("come email
+        # di riferimento per le comunicazioni / x@gmail.com"): its last label speaks.
+        last = hits[-1] if hits else None
+        if last and last.concept in _EMAIL_CONCEPTS and not _EMAIL.search(form.text[last.end : end]):
+            return last
+        return None
     waiting = [
         h for i, h in enumerate(hits)
         if h.concept in _EMAIL_CONCEPTS
@@ -390,7 +397,8 @@ def read_order_form(text: str, rules: Rules) -> OrderFormFields:
     addresses = [a for a in _addresses(form) if not _is_own(a.value, rules)]
     logins = [(a, login) for a in addresses if (login := _as_login(a.value, rules))]
     labelled_logins = [login for a, login in logins if a.owner and a.owner.concept == "aruba_login"]
-    aruba_login = (labelled_logins or [login for _, login in logins] or [None])[0]
+    candidates = labelled_logins or [login for _, login in logins]
+    aruba_login = candidates[0] if candidates else None
     others = [a for a in addresses if not _as_login(a.value, rules)]
     labelled = [a for a in others if a.owner and a.owner.concept == "mailbox"]
     on_pec = [a for a in others if _is_pec_domain(a.value.partition("@")[2], rules)]
