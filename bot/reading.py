@@ -175,6 +175,8 @@ def _render_page(data: bytes, page_index: int, dpi: int, limits: DocumentLimits)
             page.close()
         finally:
             pdf.close()
+    # pdfium's decoded page images are freed now; give them back before tesseract runs
+    ocr.release_memory()
     return image
 
 
@@ -230,6 +232,7 @@ def _decode_image(data: bytes, frame: int, limits: DocumentLimits) -> Image.Imag
     factor = math.ceil(max(image.size) / MAX_OCR_LONG_SIDE)
     if factor > 1:
         image = image.reduce(factor)
+    ocr.release_memory()  # the full-colour decode is garbage now
     return image
 
 

@@ -61,6 +61,22 @@ _WHOLE_VALUE = re.compile(
 )
 
 
+# An amount-shaped token where OCR read a zero as the letter O: "12,O8", "1O,00".
+_OCR_TOKEN = re.compile(r"(?<![\w.,])[\dOo]{1,6}[,.]\s?[\dOo]{2}(?![\w])")
+
+
+def _ocr_zeros(text: str) -> str:
+    """``text`` with O read for 0 inside amount-shaped tokens; same length, same offsets."""
+    def fix(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return token.translate(_ZEROS) if sum(c.isdigit() for c in token) >= 2 else token
+
+    return _OCR_TOKEN.sub(fix, text)
+
+
+_ZEROS = str.maketrans("Oo", "00")
+
+
 def _to_decimal(digits: str) -> Decimal | None:
     try:
         return Decimal(digits).quantize(_CENT)
@@ -84,6 +100,8 @@ def _value_of(match: re.Match[str]) -> Decimal | None:
     # A bare number is money only when a currency sign says so.
     if not has_currency:
         return None
+    if match.start() > 0 and re.match(r"[A-Za-z]", match.string[match.start() - 1]):
+        return None  # "12,O8 €" must not become 8 €
     if match["int_thousands"]:
         return _to_decimal(re.sub(r"\D", "", match["int_thousands"]))
     return _to_decimal(match["integer"])
@@ -98,7 +116,7 @@ def find_amounts(text: str) -> list[tuple[Decimal, int, int]]:
     Amounts are positive: the sign of ``-12,08 €`` is dropped.
     """
     found = []
-    for match in _AMOUNT.finditer(text):
+    for match in _AMOUNT.finditer(_ocr_zeros(text)):
         value = _value_of(match)
         if value is not None:
             found.append((value, match.start(), match.end()))

@@ -114,24 +114,24 @@ def _printed_ibans(layout: Layout) -> list[_Printed]:
     found = [(match.printed, match.start) for match in find_ibans(layout.text)]
     # Apps hide most of an IBAN (IT67 D053 **** … 809): printed, but unreadable.
     found += [(m.group(0).strip(), m.start()) for m in _MASKED.finditer(layout.text)]
-    starts = {start for _, start in found}
     # Values of IBAN labels where OCR spoilt even the "IT": read them loosely.
     for cell in layout.cells:
         if cell.concept not in _IBAN_OWNERS:
             continue
         for span_start, span_end in cell.spans[:3]:
             value = layout.text[span_start:span_end]
-            if any(span_start <= s < span_end for s in starts):
-                break
             loose = iban_like(value)
+            inside = [item for item in found if span_start <= item[1] < span_end]
+            if inside and not (loose and all(item[0] in loose and len(item[0]) < len(loose) for item in inside)):
+                break
             if loose:
+                # "1T67 DO53 …" read strictly starts at "DO53": the whole run is the IBAN
+                found = [item for item in found if item not in inside]
                 found.append((loose, span_start + value.index(loose)))
-                starts.add(span_start + value.index(loose))
                 break
             if cell.concept != "payee" and cell.concept != "payer" and len(re.findall(r"\d", value)) >= 4:
                 # printed but unreadable (masked, cut): kept for the operator
                 found.append((value.strip(" :;|"), span_start))
-                starts.add(span_start)
                 break
     found.sort(key=lambda item: item[1])
     ordered = [start for _, start in found]
