@@ -149,7 +149,7 @@ def _completes(text: str, start: int, missing: int) -> bool:
     """True when the line starting at ``start`` begins with exactly ``missing`` IBAN characters."""
     line = text[start:].split("\n", 1)[0]
     run = re.match(r"[A-Z0-9]+(?:[ ][A-Z0-9]+)*", line)
-    return bool(run) and len(compact(run.group(0))) == missing
+    return run is not None and len(compact(run.group(0))) == missing
 
 
 def iban_like(text: str) -> str | None:
@@ -175,9 +175,9 @@ def iban_like(text: str) -> str | None:
             printed = " ".join(current)
             chars = compact(printed)
             digits = sum(c.isdigit() for c in chars)
-            if 15 <= len(chars) <= 34 and digits * 2 >= len(chars):
-                if best is None or len(chars) > len(compact(best)):
-                    best = printed
+            longer = best is None or len(chars) > len(compact(best))
+            if 15 <= len(chars) <= 34 and digits * 2 >= len(chars) and longer:
+                best = printed
             current = []
     return best
 

@@ -168,7 +168,11 @@ class _Form:
 def _clean_value(value: str) -> str:
     value = re.sub(r"_{2,}|\.{2,}|…|[|\[\]{}]", " ", value)
     # OCR reads dot leaders and box borders as long runs of letters: no word is that long.
-    value = " ".join(word for word in value.split() if len(word) <= 25)
+    words = [word for word in value.split() if len(word) <= 25]
+    # A stray letter at the end is a box border or a speck, never part of a name.
+    while words and len(words[-1]) == 1 and not words[-1].isdigit():
+        words.pop()
+    value = " ".join(words)
     return value.strip(" :;,-–—")
 
 
@@ -185,8 +189,17 @@ def _ets_name(form: _Form) -> str | None:
                 break
             name += "," + part
         name = _clean_value(name)
-        # OCR of an empty box yields scraps ("GE", "C.B"): a name has a real word.
-        if re.search(r"[A-Za-zÀ-ÿ]{3}", name) and len(re.findall(r"[A-Za-zÀ-ÿ]", name)) >= 4 and len(name) <= 150:
+        # OCR of an empty box or of the next label yields scraps ("GE", "C.B",
+        # "Gabi"): a name has a real word, and one read on the line below a label
+        # (where a misread label may sit) has at least two.
+        _, line_end = form.line_span(form.line_of(hit.end))
+        below = name not in _clean_value(form.text[hit.end : line_end])
+        if (
+            re.search(r"[A-Za-zÀ-ÿ]{3}", name)
+            and len(re.findall(r"[A-Za-zÀ-ÿ]", name)) >= 4
+            and len(name) <= 150
+            and not (below and len(name.split()) < 2)
+        ):
             return name
     return None
 

@@ -34,6 +34,7 @@ _ROLE = {"payee": "payee", "payee_iban": "payee", "payer": "payer", "payer_iban"
 _IBAN_OWNERS = {"payee", "payee_iban", "payer", "payer_iban", "iban"}
 _AMOUNT_OWNERS = {"amount", "fees", "total", "balance"}
 _MASKED = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}[ A-Z0-9]{0,12}[*•xX]{3,}[ *•xX0-9A-Z]{0,24}")
+_MODAL = r"\b(non|può|possono|potrà|potrebbe|essere|sarà|verrà)\s+(essere\s+)?$"
 _NOT_TRANSFER = {"fees", "total", "balance", "causale", "date", "ids", "payer", "payer_iban"}
 
 
@@ -136,10 +137,19 @@ def _printed_ibans(layout: Layout) -> list[_Printed]:
     found.sort(key=lambda item: item[1])
     ordered = [start for _, start in found]
     result = []
+    seen: dict[tuple[int, int], int] = {}  # (owner, line) → IBANs already on that line
     for printed, start in found:
         owner = _owner(layout, start, ordered, _IBAN_OWNERS)
         if owner is not None and owner.concept in _ROLE:
-            result.append(_Printed(printed, start, _ROLE[owner.concept], owner.concept.endswith("_iban")))
+            role = _ROLE[owner.concept]
+            key = (id(owner), layout.line_of(start))
+            if owner.columns == 1 and seen.get(key):
+                # Two IBANs on one line under one label: columns OCR did not keep
+                # apart ("Ordinante Beneficiario" read as two lines). The label
+                # heads the first column; the next IBAN is the other party's.
+                role = "payer" if role == "payee" else "payee"
+            seen[key] = seen.get(key, 0) + 1
+            result.append(_Printed(printed, start, role, owner.concept.endswith("_iban")))
         else:
             # A plain "IBAN" label belongs to the section its label sits in.
             at = owner.at if owner is not None and owner.concept == "iban" else start
@@ -218,7 +228,7 @@ def _causale(layout: Layout) -> str | None:
         for extra in layout.values(cell)[1:3]:
             if len(value) < 28 or len(value) + len(extra) > 140:
                 break
-            if find_amounts(extra) or list(find_dates(extra)) or find_ibans(extra):
+            if any(find_amounts(extra)) or any(find_dates(extra)) or any(find_ibans(extra)):
                 break
             value = f"{value} {extra}"
         return value
@@ -274,11 +284,15 @@ def _status(layout: Layout, labels: LabelRules) -> str | None:
                     return value[match.start() :].strip(" .")
     for start, end in layout.lines:
         line = layout.text[start:end]
-        # A banner ("In attesa di autorizzazione"), not a clause of the small print.
-        if len(line.split()) > 8:
-            continue
+        # A banner ("In attesa di autorizzazione", "Bonifico annullato"), not a
+        # clause of the small print: few words around the phrase, no "può essere".
         for cue in labels.cues:
             match = cue.pattern.search(line)
-            if match and not re.search(r"\b(non|può|possono|potrà|potrebbe|essere|sarà|verrà)\s+(essere\s+)?$", line[: match.start()], re.IGNORECASE):
+            if (
+                match
+                and len(line[: match.start()].split()) <= 3
+                and len(line[match.end() :].split()) <= 3
+                and not re.search(_MODAL, line[: match.start()], re.IGNORECASE)
+            ):
                 return line[match.start() :].strip(" .")
     return None

@@ -143,7 +143,7 @@ def _header_readings(line: str, patterns: _Patterns) -> list[list[tuple[str, int
     gap = re.compile(r"[\s:;|/\-–()€.]*")
     readings: dict[int, list[list[tuple[str, int, int, int]]]] = {len(line): [[]]}
     for position in range(len(line) - 1, -1, -1):
-        options = []
+        options: list[list[tuple[str, int, int, int]]] = []
         for label in (f for f in found if f[2] == position):
             after = gap.match(line, label[3])
             rest = readings.get(after.end() if after else label[3], [])
