@@ -196,6 +196,7 @@ def _ets_name(form: _Form) -> str | None:
         below = name not in _clean_value(form.text[hit.end : line_end])
         if (
             re.search(r"[A-Za-zÀ-ÿ]{3}", name)
+            and re.search(r"[aeiouàèéìòù]", name, re.I)
             and len(re.findall(r"[A-Za-zÀ-ÿ]", name)) >= 4
             and len(name) <= 150
             and not (below and len(name.split()) < 2)
