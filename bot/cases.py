@@ -19,6 +19,7 @@ from bot.checks import DOCUMENT_CHECKS, run_checks
 from bot.fields import merge_fields
 from bot.model import AnalysisContext, Document, Envelope, Finding, Submission
 
+
 @dataclass
 class CaseState:
     """A case as the ETS and the operators see it."""

@@ -112,9 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args, settings)
         if args.command == "rules":
             return _rules(args, settings)
-        from bot import commands
+        from bot.commands import dispatch
 
-        return commands.dispatch(args, settings)
+        return dispatch(args, settings)
     except (RulesError, ConfigError) as exc:
         print(f"pecbot: {exc}", file=sys.stderr)
         return 2

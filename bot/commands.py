@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from bot.config import Settings
 from bot.store import models as db
@@ -18,7 +19,7 @@ def _cases(args: argparse.Namespace, settings: Settings) -> int:
         from bot.digest import case_rows
 
         for case, count in case_rows(session):
-            row = {
+            row: dict[str, Any] = {
                 "mailbox": case.mailbox,
                 "ets_name": case.ets_name,
                 "status": case.effective_status,

@@ -38,6 +38,8 @@ class Settings:
     """Backstop against loops: at most this many replies to one address a day."""
     max_attempts: int = 3
     """Analysis attempts before a message is quarantined for good."""
+    analysis_workers: int = 0
+    """Messages analysed at once; 0 means one per core."""
     imap_ca_file: str = ""
     """Extra CA bundle for the IMAP server (tests, self-signed servers)."""
     smtp_ca_file: str = ""

@@ -17,8 +17,10 @@ every exception: what it catches is recorded for the operators.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -92,10 +94,18 @@ class Daemon:
 
     # -- 2. analyse -----------------------------------------------------
     def analyse_waiting(self) -> int:
+        """Analyse every stored message, one thread per core (OCR runs in tesseract processes)."""
+        threads = self.settings.analysis_workers or os.cpu_count() or 1
+        if threads == 1:
+            return self._analyse_loop(self.worker)
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="analyse") as pool:
+            return sum(pool.map(self._analyse_loop, [f"{self.worker}/{n}" for n in range(threads)]))
+
+    def _analyse_loop(self, worker: str) -> int:
         done = 0
         with self.sessions() as session:
             while (message := queue.claim_for_analysis(
-                session, worker=self.worker, max_attempts=self.settings.max_attempts,
+                session, worker=worker, max_attempts=self.settings.max_attempts,
                 lease=timedelta(seconds=max(600.0, 4 * self.ctx.ocr.seconds_per_attachment)),
             )) is not None:
                 message_id, sha = message.id, message.raw_sha256
@@ -114,7 +124,7 @@ class Daemon:
                         for doc in sub.documents
                     ]
                     queue.record_analysis(
-                        session, message_id, worker=self.worker, analysis=analysis, documents=facts,
+                        session, message_id, worker=worker, analysis=analysis, documents=facts,
                         subject=sub.envelope.subject if sub.envelope else None,
                         message_id_header=sub.envelope.message_id if sub.envelope else None,
                     )
@@ -122,7 +132,7 @@ class Daemon:
                     session.rollback()
                     reason = f"{type(exc).__name__}: {exc}"
                     outcome = queue.record_failure(
-                        session, message_id, worker=self.worker, reason=reason,
+                        session, message_id, worker=worker, reason=reason,
                         max_attempts=self.settings.max_attempts,
                     )
                     log.error("analysis_failed", message=message_id, outcome=outcome,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from bot.model import (
     AnalysisContext,
     IdentityFields,
+    IdSide,
     OrderFormFields,
     ReceiptFields,
     Submission,
@@ -48,7 +49,7 @@ def merge_identities(identities: list[IdentityFields]) -> IdentityFields | None:
     """
     if not identities:
         return None
-    sides = []
+    sides: list[IdSide] = []
     for identity in identities:
         sides.extend(s for s in identity.sides if s not in sides)
     expiries = [i.expiry for i in identities if i.expiry is not None]

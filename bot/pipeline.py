@@ -15,8 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from bot import attachments, classify, envelope, extract, fields, message, reading, signature
-from bot import checks, triage, verdict
+from bot import (
+    attachments,
+    checks,
+    classify,
+    envelope,
+    extract,
+    fields,
+    message,
+    reading,
+    signature,
+    triage,
+    verdict,
+)
 from bot.config import Settings
 from bot.errors import MessageUnreadable
 from bot.model import AnalysisContext, Submission

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from bot.pipeline import analyse, make_context
 from bot.config import Settings
+from bot.pipeline import analyse, make_context
 from bot.report import to_json
 from fixtures import pec
 from tests.generated import MESSAGES, expected, generated_messages

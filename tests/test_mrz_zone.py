@@ -63,3 +63,11 @@ def test_pages_without_a_zone(rules: Rules) -> None:
     assert read_zone("CARTA DI IDENTITA / IDENTITY CARD\nSCADENZA 10.05.2028\n", rules) is None
     assert zone_lines("<<<<\n", rules) == []
     assert read_zone(">>>>>>>>>>>>>>>>VW9)N1>>INIONVIN\n", rules) is None
+
+
+def test_a_second_line_cut_short_still_gives_its_checked_expiry(rules: Rules) -> None:
+    text = "C<ITACG25770NS4<c\n5803273F2410177IT\nBARBIERI<<LAURA<<\nSSS <<<<<<cccce\n"
+    zone = read_zone(text, rules)
+    assert zone is not None and not zone.valid and zone.expiry == date(2024, 10, 17)
+    wrong_digit = read_zone("5803273F2410178IT\n", rules)
+    assert wrong_digit is not None and wrong_digit.expiry is None

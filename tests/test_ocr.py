@@ -7,8 +7,8 @@ import random
 import threading
 import time
 
-import pytest
 import pytesseract
+import pytest
 from PIL import Image
 
 from bot import ocr

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pillow_heif
-import pytest
 import pytesseract
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import ImageReader
@@ -19,7 +19,7 @@ from reportlab.pdfgen import canvas
 
 from bot import ocr, reading
 from bot.attachments.sniff import sniff
-from bot.model import AnalysisContext, Document, DocumentLimits, OcrSettings, Submission
+from bot.model import AnalysisContext, Document, OcrSettings, Submission
 from bot.rules import load_rules
 from fixtures import degrade
 from fixtures import p7m as samples
@@ -125,8 +125,8 @@ def test_text_layer_lines_follow_the_page_not_the_drawing_order(ctx: AnalysisCon
 
 
 def test_text_and_html_attachments(ctx: AnalysisContext) -> None:
-    html = ("<html><head><style>p{color:red}</style></head><body><p>Importo:&nbsp;12,08 &euro;</p>"
-            "<p>Beneficiario: Aruba</p></body></html>").encode()
+    html = (b"<html><head><style>p{color:red}</style></head><body><p>Importo:&nbsp;12,08 &euro;</p>"
+            b"<p>Beneficiario: Aruba</p></body></html>")
     sub = read(ctx, ("ricevuta.html", html), ("note.txt", "Causale: rinnovo più veloce".encode("cp1252")))
     assert sub.documents[0].text == "Importo: 12,08 €\nBeneficiario: Aruba"
     assert sub.documents[1].text == "Causale: rinnovo più veloce"

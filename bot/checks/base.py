@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from bot.model import AnalysisContext, Finding, Submission
+from bot.model import AnalysisContext, Finding, Severity, Submission
 from bot.texts import finding_detail
 
 #: A check answers one question about one submission and returns what it noticed.
@@ -16,7 +16,7 @@ Check = Callable[[Submission, AnalysisContext], list[Finding]]
 def finding(ctx: AnalysisContext, code: str, document: str | None = None, **values: Any) -> Finding:
     """A finding with its severity and Italian detail taken from rules/findings.toml."""
     text = ctx.rules.findings[code]
-    severity = "problem" if text.severity == "problem" else "warning"
+    severity: Severity = "problem" if text.severity == "problem" else "warning"
     return Finding(code, severity, finding_detail(ctx.rules, code, **values), document)
 
 

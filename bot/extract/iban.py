@@ -28,7 +28,7 @@ from schwifty.exceptions import SchwiftyException
 #: OCR confusion classes: characters tesseract mistakes for each other.
 _CONFUSABLE: tuple[frozenset[str], ...] = (
     frozenset("0ODQ"),
-    frozenset("1IL|"),
+    frozenset("1IL|[]!"),
     frozenset("5S$"),
     frozenset("8B"),
     frozenset("2Z"),
@@ -41,7 +41,7 @@ _TO_LETTER = {
     for group in _CONFUSABLE
     for letter in sorted(group - set("0123456789|"))[:1]
     for c in group
-    if c.isdigit() or c in "|$"
+    if c.isdigit() or c in "|$[]!"
 }
 # Digits-to-letters is ambiguous for 0 (O, D or Q) and 1 (I or L): the first
 # of each class (D and I) is what a country code or a CIN most often holds,
@@ -123,7 +123,7 @@ def find_ibans(text: str) -> list[PrintedIban]:
         end = i = head.end()
         while len(chars) < needed and i < len(text):
             char = text[i]
-            if char.isascii() and (char.isalnum() or char in "|$"):
+            if char.isascii() and (char.isalnum() or char in "|$[]!"):
                 chars += char.upper()
                 end = i = i + 1
             elif char in _SPACES and i + 1 < len(text) and text[i + 1] not in _SPACES + "\n":
@@ -161,7 +161,7 @@ def iban_like(text: str) -> str | None:
     look-alikes) end a run.
     """
     best: str | None = None
-    for run in re.finditer(r"[A-Za-z0-9|$]+(?:[ \u00a0]{1,2}[A-Za-z0-9|$]+)*", text):
+    for run in re.finditer(r"[A-Za-z0-9|$\[\]!]+(?:[ \u00a0]{1,2}[A-Za-z0-9|$\[\]!]+)*", text):
         tokens = run.group(0).split()
         current: list[str] = []
         for token in [*tokens, ""]:

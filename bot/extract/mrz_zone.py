@@ -140,9 +140,14 @@ def _td3(second: str) -> MachineZone:
     )
 
 
-def _is_td1_data(line: str) -> bool:
+def _is_td1_data(line: str, shortest: int = 26) -> bool:
     """TD1 line 2: birth date, check, sex, expiry (digits where OCR lets them be)."""
-    return 26 <= len(line) <= 34 and _digits(line[:7]).isdigit() and line[7] in "MFX<"
+    return (
+        shortest <= len(line) <= 34
+        and _digits(line[:7]).isdigit()
+        and line[7] in "MFX<"
+        and _digits(line[8:15]).isdigit()
+    )
 
 
 def _is_td3_data(line: str) -> bool:
@@ -159,4 +164,10 @@ def read_zone(text: str, rules: Rules) -> MachineZone | None:
         if _is_td1_data(line):
             first = lines[index - 1] if index > 0 and 26 <= len(lines[index - 1]) <= 34 else None
             return _td1(first, line)
+    # OCR sometimes cuts line 2 short (its fillers land in another block): the
+    # birth and expiry fields with their check digits are still worth reading
+    for raw in text.splitlines():
+        fragment = _clean(raw)
+        if _is_td1_data(fragment, shortest=15):
+            return _td1(None, fragment)
     return None

@@ -119,21 +119,21 @@ def _printed_ibans(layout: Layout) -> list[_Printed]:
     for cell in layout.cells:
         if cell.concept not in _IBAN_OWNERS:
             continue
-        for span_start, span_end in cell.spans[:3]:
+        for span_start, span_end in cell.spans[:6]:
             value = layout.text[span_start:span_end]
             loose = iban_like(value)
             inside = [item for item in found if span_start <= item[1] < span_end]
             if inside and not (loose and all(item[0] in loose and len(item[0]) < len(loose) for item in inside)):
-                break
+                continue
             if loose:
                 # "1T67 DO53 …" read strictly starts at "DO53": the whole run is the IBAN
                 found = [item for item in found if item not in inside]
                 found.append((loose, span_start + value.index(loose)))
-                break
-            if cell.concept != "payee" and cell.concept != "payer" and len(re.findall(r"\d", value)) >= 4:
+            elif cell.concept in ("payee_iban", "payer_iban", "iban") and span_start == cell.spans[0][0] and len(
+                re.findall(r"\d", value)
+            ) >= 4:
                 # printed but unreadable (masked, cut): kept for the operator
                 found.append((value.strip(" :;|"), span_start))
-                break
     found.sort(key=lambda item: item[1])
     ordered = [start for _, start in found]
     result = []
@@ -167,9 +167,27 @@ def _resolve(printed: str, expected: str) -> str | None:
     return by_position(printed)
 
 
+def _one_per_party(printed: list[_Printed]) -> None:
+    """Two different IBANs for one party and none for the other: a section title was lost.
+
+    OCR may drop the "BENEFICIARIO" bar of a table, leaving the payee's
+    "IBAN" row in the payer's section (or the reverse): the first IBAN keeps
+    its party, the later ones, unless a label names their party, change side.
+    """
+    for role, other in (("payer", "payee"), ("payee", "payer")):
+        mine = [p for p in printed if p.role == role]
+        if any(p.role == other for p in printed) or len({re.sub(r"\W", "", p.printed) for p in mine}) < 2:
+            continue
+        first = re.sub(r"\W", "", mine[0].printed)
+        for p in mine[1:]:
+            if not p.explicit and re.sub(r"\W", "", p.printed) != first:
+                p.role = other
+
+
 def _ibans(layout: Layout, expected: str) -> tuple[str | None, str | None, str | None]:
     """(payee IBAN, payee IBAN as printed when unreadable, payer IBAN)."""
     printed = _printed_ibans(layout)
+    _one_per_party(printed)
     payee = sorted((p for p in printed if p.role == "payee"), key=lambda p: (not p.explicit, p.start))
     if not payee:
         # No payee label anywhere near: an IBAN that no payer label claims is the payee's.

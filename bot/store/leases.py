@@ -48,7 +48,8 @@ def _dead_owners(session: Session, model: type[Message] | type[Reply] | type[Dig
     ).all()
     dead = []
     for owner in owners:
-        pid_text = (owner or "").rsplit(":", 1)[-1]
+        # host:pid, or host:pid/n for the n-th analysis thread of that process
+        pid_text = (owner or "").rsplit(":", 1)[-1].split("/")[0]
         pid = int(pid_text) if pid_text.isdigit() else None
         if pid is not None and pid != os.getpid() and not _alive(pid):
             dead.append(str(owner))
