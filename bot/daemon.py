@@ -42,6 +42,7 @@ from bot.pipeline import analyse, make_context
 from bot.records import document_record
 from bot.report import to_json
 from bot.store import audit, health, intake, outbox, queue
+from bot.store import models as db
 from bot.store.blobs import BlobStore
 from bot.store.db import ensure_schema, make_engine, session_factory
 from bot.store.dedup import dedup_key
@@ -160,23 +161,30 @@ class Daemon:
     def send_replies(self) -> int:
         sent = 0
         with self.sessions() as session:
-            for reply in outbox.claim_pending_replies(session, worker=self.worker):
-                reply_id, mime = reply.id, reply.mime or b""
-                message = message_from_bytes(mime, policy=policy.default)
-                assert isinstance(message, EmailMessage)
-                try:
-                    self.outbox.send(message)
-                except OutboxError as exc:
-                    outbox.mark_failed(session, reply_id, worker=self.worker, error=str(exc),
-                                       permanent=exc.permanent)
-                    log.warning("reply_not_sent", reply=reply_id, permanent=exc.permanent)
-                    if not exc.permanent:
-                        break  # the server is down: the rest wait for the next pass
-                    continue
-                outbox.mark_sent(session, reply_id)
-                sent += 1
-                log.info("reply_sent", reply=reply_id, case=reply.case_id)
+            while batch := outbox.claim_pending_replies(session, worker=self.worker):
+                if not self._send_batch(session, batch):
+                    break
+                sent += len(batch)
         return sent
+
+    def _send_batch(self, session: Session, batch: list[db.Reply]) -> bool:
+        """Send one claimed batch; False when the server is down (the rest wait)."""
+        for reply in batch:
+            reply_id, mime = reply.id, reply.mime or b""
+            message = message_from_bytes(mime, policy=policy.default)
+            assert isinstance(message, EmailMessage)
+            try:
+                self.outbox.send(message)
+            except OutboxError as exc:
+                outbox.mark_failed(session, reply_id, worker=self.worker, error=str(exc),
+                                   permanent=exc.permanent)
+                log.warning("reply_not_sent", reply=reply_id, permanent=exc.permanent)
+                if not exc.permanent:
+                    return False  # the server is down: the rest wait for the next pass
+                continue
+            outbox.mark_sent(session, reply_id)
+            log.info("reply_sent", reply=reply_id, case=reply.case_id)
+        return True
 
     # -- one pass -------------------------------------------------------
     def run_pass(self) -> None:

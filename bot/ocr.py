@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytesseract
@@ -33,11 +33,16 @@ from PIL import Image
 from bot.errors import AttachmentUnreadable
 from bot.model import OcrSettings
 
-try:
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    _LIBC.malloc_trim  # noqa: B018 - only glibc has it
-except (OSError, AttributeError):
-    _LIBC = None
+
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None  # only glibc has it
+    except OSError:
+        return None
+
+
+_LIBC = _glibc()
 
 # pytesseract starts tesseract with os.environ as its environment; setting the
 # limit here is the only way to reach the child through pytesseract.
@@ -54,6 +59,10 @@ MIN_MEAN_CONFIDENCE = 55.0
 #: … and it has this many confident words, or nearly all its words are confident
 #: (a screenshot that says only "Bonifico eseguito").
 MIN_CONFIDENT_WORDS = 8
+#: A reading with fewer confident words than this gets a sparse-text pass (``--psm 11``):
+#: on cards and ruled tables the automatic segmentation (``--psm 3``) drops whole columns.
+SPARSE_WORDS = 15
+SPARSE_PSM = 11
 #: Below this size a brute-force try of the other orientations is cheap enough.
 SMALL_IMAGE_PIXELS = 6_000_000
 
@@ -65,7 +74,10 @@ class OcrText:
     text: str
     mean_confidence: float
     confident_words: int
+    """Words of two or more letters or digits read with confidence ≥ 60."""
     words: int = 0
+    confident_characters: int = 0
+    """Letters and digits in the confident words: what a reading is compared by."""
     rotation: int = 0
     """Degrees (counter-clockwise) the image was turned for this reading."""
     passes: int = 1
@@ -115,27 +127,37 @@ def recognise(
 ) -> OcrText:
     """The text of ``image``, turned upright if it needs to be.
 
-    One tesseract pass when that pass reads well; otherwise orientation
-    detection and a pass on the turned image, keeping the better reading.
+    One tesseract pass when that pass reads well — the case of an upright
+    page. Otherwise orientation detection and a pass on the turned image;
+    and when even the best reading holds only a few words (a card, a ruled
+    table whose columns automatic segmentation drops), a sparse-text pass.
     Raises :class:`AttachmentUnreadable` when ``deadline`` (a
-    ``time.monotonic()`` instant) passes or tesseract fails.
+    ``time.monotonic()`` instant) passes or tesseract fails on the first pass;
+    a later pass failing only leaves the best reading so far.
     """
     grey = prepare(image)
-    with tempfile.TemporaryDirectory(prefix="pecbot-ocr-") as folder:
-        best = _pass(grey, 0, Path(folder), settings, deadline, psm)
-        if best.good:
-            return best
-        passes = best.passes
-        for rotation in _other_orientations(grey, Path(folder), deadline):
-            passes += 1
-            candidate = _pass(grey, rotation, Path(folder), settings, deadline, psm)
-            if candidate.confident_words > best.confident_words:
-                best = candidate
-            if best.good:
-                break
-        passes += 1  # orientation detection
-        return OcrText(best.text, best.mean_confidence, best.confident_words, best.words,
-                       best.rotation, passes)
+    with tempfile.TemporaryDirectory(prefix="pecbot-ocr-") as name:
+        folder = Path(name)
+        best = _pass(grey, 0, folder, settings, deadline, psm)
+        passes = 1
+        try:
+            if not best.good:
+                passes += 1  # orientation detection
+                for rotation in _other_orientations(grey, folder, deadline):
+                    passes += 1
+                    candidate = _pass(grey, rotation, folder, settings, deadline, psm)
+                    if candidate.confident_characters > best.confident_characters:
+                        best = candidate
+                    if best.good:
+                        break
+            if best.confident_words < SPARSE_WORDS and psm != SPARSE_PSM:
+                passes += 1
+                sparse = _pass(grey, best.rotation, folder, settings, deadline, SPARSE_PSM)
+                if sparse.confident_characters >= 1.3 * best.confident_characters + 5:
+                    best = sparse
+        except AttachmentUnreadable:
+            pass  # out of time for the extra passes: the first reading stands
+        return replace(best, passes=passes)
 
 
 def recognise_pages(jobs: Sequence[PageJob], settings: OcrSettings) -> list[PageOutcome]:
@@ -190,13 +212,13 @@ def _pass(
     # PNM: written instantly, read natively by leptonica (PNG compression costs ~0.3 s/page)
     source = folder / f"page-{rotation}.pnm"
     turned.save(source)
-    base = folder / f"out-{rotation}"
+    base = folder / f"out-{rotation}-{psm}"
     _tesseract(source, base, f"--psm {psm} -c tessedit_create_tsv=1", "txt", settings, deadline)
     text = base.with_suffix(".txt").read_text(encoding="utf-8", errors="replace")
-    mean, confident, words = _confidence(
+    mean, confident, words, characters = _confidence(
         base.with_suffix(".tsv").read_text(encoding="utf-8", errors="replace")
     )
-    return OcrText(text.strip(), mean, confident, words, rotation)
+    return OcrText(text.strip(), mean, confident, words, characters, rotation)
 
 
 def _other_orientations(grey: Image.Image, folder: Path, deadline: float) -> list[int]:
@@ -241,10 +263,11 @@ def _tesseract(
         raise AttachmentUnreadable(FAILED) from exc
 
 
-def _confidence(tsv: str) -> tuple[float, int, int]:
-    """From tesseract's TSV: the mean word confidence, the confident words, all words."""
+def _confidence(tsv: str) -> tuple[float, int, int, int]:
+    """From tesseract's TSV: the mean word confidence, the confident words, all words,
+    and the letters and digits of the confident words."""
     confidences: list[float] = []
-    confident = 0
+    confident = characters = 0
     for line in tsv.splitlines()[1:]:
         columns = line.split("\t")
         if len(columns) < 12 or columns[0] != "5" or not columns[11].strip():
@@ -256,7 +279,9 @@ def _confidence(tsv: str) -> tuple[float, int, int]:
         if confidence < 0:
             continue
         confidences.append(confidence)
-        if confidence >= 60 and sum(ch.isalnum() for ch in columns[11]) >= 3:
+        alphanumeric = sum(ch.isalnum() for ch in columns[11])
+        if confidence >= 60 and alphanumeric >= 2:
             confident += 1
+            characters += alphanumeric
     mean = sum(confidences) / len(confidences) if confidences else 0.0
-    return mean, confident, len(confidences)
+    return mean, confident, len(confidences), characters

@@ -396,3 +396,16 @@ def test_zip_bomb_with_lying_sizes_stays_bounded(ctx: AnalysisContext) -> None:
     with settles():
         [doc] = collect(msg, ctx)
     assert doc.unreadable == "il file nell'archivio zip è danneggiato"  # its CRC fails at 10 KB
+
+
+def test_smime_opaque_signed_original_is_opened(ctx: AnalysisContext, pdf: bytes) -> None:
+    inner = EmailMessage()
+    inner.set_content("testo firmato")
+    attach(inner, pdf, "modulo.pdf", "application/pdf")
+    del inner["MIME-Version"]
+    msg = EmailMessage()
+    msg["From"] = "prova@pec.it"
+    msg.set_content(samples.sign_p7m(inner.as_bytes()), maintype="application", subtype="pkcs7-mime",
+                    params={"smime-type": "signed-data"}, filename="smime.p7m")
+    [doc] = collect(msg, ctx)
+    assert (doc.filename, doc.origin, doc.data) == ("modulo.pdf", "smime.p7m/modulo.pdf", pdf)

@@ -249,3 +249,19 @@ def test_photo_formats_are_ocrd(ctx: AnalysisContext, scanned_receipt: Image.Ima
     assert heic_doc.content_type == "image/heic" and "Beneficiario" in heic_doc.text
     assert "12,08" in png_doc.text
     assert [p.number for p in tiff_doc.pages] == [1, 2] and all(p.ocr for p in tiff_doc.pages)
+
+
+@pytest.mark.ocr
+def test_exif_orientation_is_applied_before_ocr(
+    ctx: AnalysisContext, scanned_receipt: Image.Image, tesseract_calls: list[str]
+) -> None:
+    # a phone stores the sensor's pixels sideways and says "turn 90° clockwise" in EXIF
+    top = scanned_receipt.crop((0, 0, scanned_receipt.width, scanned_receipt.height // 3))
+    sideways = top.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    jpeg = io.BytesIO()
+    sideways.convert("RGB").save(jpeg, format="JPEG", quality=90, exif=exif.tobytes())
+    [doc] = read(ctx, ("foto.jpg", jpeg.getvalue())).documents
+    assert "Beneficiario" in doc.text
+    assert len(tesseract_calls) == 1

@@ -206,8 +206,20 @@ def test_small_print_about_revoking_is_no_status(rules: Rules) -> None:
     text = (
         "Bonifico eseguito\nBeneficiario: Aruba S.p.A.\nImporto: 12,08 €\n"
         "L'ordine non può essere revocato dopo la data di esecuzione.\nPuò essere revocato\n"
+        "revocato dopo la data di esecuzione indicata\nLe disposizioni in attesa saranno annullate entro 30 giorni\n"
     )
     assert read_receipt(text, rules).status is None
+
+
+@pytest.mark.parametrize(
+    ("banner", "status"),
+    [("Il bonifico è in attesa di autorizzazione.", "in attesa di autorizzazione"),
+     ("Ordine in attesa di autorizzazione da parte del secondo firmatario", "in attesa di autorizzazione"),
+     ("Stato: RIFIUTATO", "RIFIUTATO"), ("Disposizione revocata", "revocata")],
+)
+def test_status_banners(banner: str, status: str, rules: Rules) -> None:
+    found = read_receipt(f"Bonifico SEPA\n{banner}\nBeneficiario: Aruba S.p.A.\nImporto: 12,08 €\n", rules)
+    assert found.status is not None and found.status.startswith(status)
 
 
 def test_no_payee_label_at_all(rules: Rules) -> None:
@@ -239,7 +251,7 @@ def test_never_raises(text: str) -> None:
 
 OCR_CASES = [
     ("intesa", "scan"), ("unicredit", "photo"), ("poste", "scan"), ("bper", "photo"),
-    ("bcc", "scan"), ("fineco_app", "screenshot"), ("grid", "photo"), ("hype_app", "screenshot"),
+    ("bcc", "scan"), ("fineco_app", "screenshot"), ("grid", "scan"), ("hype_app", "screenshot"),
 ]
 
 

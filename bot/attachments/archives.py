@@ -9,6 +9,7 @@ compressed size, and the message's remaining :class:`Budget`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zipfile
 from dataclasses import dataclass
@@ -85,10 +86,8 @@ def member_name(entry: zipfile.ZipInfo) -> str:
     name = entry.filename
     if not entry.flag_bits & _UTF8_FLAG:
         # zipfile decoded the raw name as cp437; many tools wrote UTF-8 without the flag
-        try:
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             name = name.encode("cp437").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
     parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".", "..")]
     if not parts or parts[0] == "__MACOSX":
         return ""

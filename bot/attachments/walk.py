@@ -56,7 +56,8 @@ class Collector:
         if part.is_multipart():
             payload = part.get_payload()
             for child in payload if isinstance(payload, list) else []:
-                self._walk_part(child, path, depth, cids)
+                if isinstance(child, email.message.Message):
+                    self._walk_part(child, path, depth, cids)
             return
         try:
             data = part.get_payload(decode=True)
@@ -134,6 +135,10 @@ class Collector:
         except AttachmentUnreadable as exc:
             self._unreadable(name, path, str(exc), sniff.CMS)
             return
+        if sniff.sniff(content) == sniff.MESSAGE:
+            # an S/MIME signed mail (smime.p7m): its parts are the sender's files
+            self._add_message(name, content, path, depth + layers - 1)
+            return
         inner_name = name
         while _P7M_SUFFIX.search(inner_name):
             inner_name = _P7M_SUFFIX.sub("", inner_name)
@@ -143,7 +148,7 @@ class Collector:
                 "." + inner_kind.extension
             ):
                 inner_name = f"{inner_name}.{inner_kind.extension}"
-        self.add_file(inner_name, content, [*path, name], depth + 1)
+        self.add_file(inner_name, content, [*path, name], depth + layers)
 
     def _add_archive(self, name: str, data: bytes, path: list[str], depth: int) -> None:
         try:

@@ -39,7 +39,7 @@ _TO_DIGIT = {c: d for group in _CONFUSABLE for d in group if d.isdigit() for c i
 _TO_LETTER = {
     c: letter
     for group in _CONFUSABLE
-    for letter in sorted(group - set("0123456789|"))[:1]
+    for letter in sorted(c for c in group if c.isalpha())[:1]
     for c in group
     if c.isdigit() or c in "|$[]!"
 }

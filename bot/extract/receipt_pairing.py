@@ -1,0 +1,171 @@
+"""Which line is the value of a label printed alone on its line?
+
+:mod:`bot.extract.receipt_layout` finds the labels; when a label stands
+alone on its line its value lies elsewhere, and where depends on who made
+the text: an app stacks each value under its label, pdfplumber puts a
+two-column table's values under a header row of labels, tesseract may print
+a whole column of labels and then the column of values — or, on a tilted
+photo, the values first. This module pairs lone labels with plain lines in
+reading order, a typed label (amount, IBAN, date, id) only with a line of
+its type. It also says what such a typed value looks like.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.extract.dates import find_dates
+from bot.extract.iban import find_ibans, iban_like
+from bot.extract.money import find_amounts
+
+if TYPE_CHECKING:
+    from bot.extract.receipt_layout import Cell
+
+#: Concepts whose value has a shape we can recognise in a line.
+TYPED = {
+    "amount": "amount", "fees": "amount", "total": "amount", "balance": "amount",
+    "payee_iban": "iban", "payer_iban": "iban", "iban": "iban",
+    "date": "date", "ids": "number",
+}
+
+#: Table borders and bullets OCR prints before a value or a label.
+LEADING_JUNK = re.compile(r"^[\s|•·*>\-–_.,']{0,4}")
+
+
+@dataclass
+class Item:
+    """One non-empty line: ``plain`` text, a lone ``label``, a ``header`` row of labels,
+    or a ``row`` of labels with their values."""
+
+    kind: str
+    index: int
+    span: tuple[int, int]
+    cells: list[Cell] = field(default_factory=list)
+    shapes: frozenset[str] | None = None
+    """For plain lines: the kinds of value the line begins with (computed once)."""
+
+
+def typed_count(line: str) -> int:
+    """How many amounts, IBANs and dates ``line`` holds."""
+    return len(find_amounts(line)) + len(find_ibans(line)) + len(list(find_dates(line)))
+
+
+def typed_at_start(kind: str, text: str) -> bool:
+    """Does ``text`` begin with a value of ``kind`` (amount, iban, date, number)?"""
+    head = text[:60]
+    if kind == "amount":
+        return any(start <= 3 for _, start, _ in find_amounts(head))
+    if kind == "iban":
+        if any(found.start <= 1 for found in find_ibans(head)):
+            return True
+        loose = iban_like(head)  # "1T67 DO53 …": OCR spoilt even the country code
+        return loose is not None and head.lstrip().startswith(loose)
+    if kind == "date":
+        return any(start <= 1 for _, start, _ in find_dates(head))
+    return bool(re.match(r"[A-Z0-9]{6,}", head))
+
+
+def typed_at_end(text: str) -> bool:
+    """Does ``text`` end with an amount, a date, an IBAN or a long code?"""
+    tail = text.rstrip()[-40:]
+    if not tail:
+        return False
+    end = len(tail)
+    return (
+        any(stop >= end - 5 for _, _, stop in find_amounts(tail))
+        or any(stop >= end for _, _, stop in find_dates(tail))
+        or bool(re.search(r"[A-Z0-9]{8,}$", tail))
+    )
+
+
+def pair(text: str, items: list[Item]) -> None:
+    """Give every plain line to the label it is the value of.
+
+    A header row owns the plain lines under it (its columns share them).
+    Elsewhere, between two rows that carry their own values, lone labels and
+    plain lines come either interleaved (an app: label, value, label, value)
+    or in blocks (OCR read every label of a column, then every value):
+    both keep the order, so labels and lines are aligned in order, a typed
+    label only with a line of its type. Lines left over continue the value
+    above them (a wrapped causale, an address under a name).
+    """
+    last: Cell | None = None  # who owns the line above
+    segment: list[Item] = []
+    for item in [*items, Item("end", len(items), (0, 0))]:
+        if segment and segment[0].kind == "header":
+            if item.kind == "plain":
+                for cell in segment[0].cells:
+                    cell.spans.append(item.span)
+                continue
+            segment, last = [], None
+        if item.kind in ("plain", "label"):
+            segment.append(item)
+            continue
+        if segment:
+            last = _align(text, segment, last)
+        segment = [item] if item.kind == "header" else []
+        if item.kind == "row":
+            last = item.cells[-1]
+
+
+def _align(text: str, segment: list[Item], last: Cell | None) -> Cell | None:
+    labels = [item for item in segment if item.kind == "label"]
+    plains = [item for item in segment if item.kind == "plain"]
+    n, m = len(labels), len(plains)
+    # best[i][j]: the best score pairing labels[i:] with plains[j:] in order.
+    best = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            options = [best[i + 1][j], best[i][j + 1]]
+            score = _score(labels[i], plains[j], text)
+            if score is not None:
+                options.append(score + best[i + 1][j + 1])
+            best[i][j] = max(options)
+    owner: dict[int, Cell] = {}
+    i = j = 0
+    while i < n and j < m:
+        score = _score(labels[i], plains[j], text)
+        if score is not None and best[i][j] == score + best[i + 1][j + 1]:
+            owner[plains[j].index] = labels[i].cells[0]
+            i, j = i + 1, j + 1
+        elif best[i][j] == best[i + 1][j]:
+            i += 1
+        else:
+            j += 1
+    for item in segment:
+        if item.kind == "label":
+            last = item.cells[0]
+        elif item.index in owner:
+            last = owner[item.index]
+            last.spans.append(item.span)
+        elif last is not None:
+            last.spans.append(item.span)
+    return last
+
+
+def _score(label: Item, plain: Item, text: str) -> float | None:
+    """How well a plain line fits as the value of a lone label (None: it cannot be).
+
+    A typed label takes only a line of its type, a name never an IBAN. A
+    value usually sits right under its label; OCR of a tilted photo or a
+    sparse screenshot may print it above, even a column of values above the
+    column of labels: allowed, but worth less, and nearer is likelier.
+    """
+    if plain.shapes is None:
+        line = LEADING_JUNK.sub("", text[plain.span[0] : plain.span[1]]).strip()
+        plain.shapes = frozenset(k for k in ("amount", "iban", "date", "number") if typed_at_start(k, line))
+    kind = TYPED.get(label.cells[0].concept)
+    if kind is not None:
+        if kind not in plain.shapes:
+            return None
+        score = 3.0
+    elif "iban" in plain.shapes and label.cells[0].concept in ("payee", "payer", "name"):
+        return None
+    else:
+        score = 0.2 if plain.shapes & {"amount", "iban", "date"} else 1.0
+    distance = plain.index - label.index
+    if distance < 0:
+        return score * 0.6 + 0.01 * distance
+    return score + (0.5 if distance == 1 else 0.0) - 0.001 * distance
