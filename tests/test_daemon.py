@@ -106,6 +106,12 @@ def test_full_loop(dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path) ->
     assert rows[box_b]["missing"] == ["order_form", "id_document"]
     assert rows[box_a]["messages"] == 1
 
+    digest = pecbot(env, "digest")
+    assert digest.returncode == 0, digest.stderr
+    assert "0 completi, 2 incompleti" in digest.stdout
+    assert box_a in digest.stdout and "la copia del documento d'identità" in digest.stdout
+    assert "non è un messaggio leggibile" in digest.stdout  # the garbage message needs a person
+
     again = pecbot(env, "run", "--once")
     assert again.returncode == 0 and len(smtp_server.received) == 2  # nothing answered twice
 
@@ -160,3 +166,18 @@ def test_kill_at_any_moment_loses_nothing_and_repeats_nothing(
     sent_to = sorted(str(m["To"]) for m in replies(smtp_server))
     assert kills >= 1
     assert sent_to == sorted(boxes), f"after {kills} kills: {len(sent_to)} replies for {len(boxes)} messages"
+
+
+def test_digest_sent_once_per_period(dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path) -> None:  # noqa: F811
+    raw, box = submission(40)
+    dovecot.append(raw)
+    env = environment(tmp_path, dovecot, smtp_server)
+    env["PECBOT_OPERATORS"] = "segreteria@csvassovoce.it, operatore@csvassovoce.it"
+    for _ in range(2):
+        assert pecbot(env, "run", "--once").returncode == 0
+    digests = [m for m in replies(smtp_server) if "segreteria@csvassovoce.it" in str(m["To"])]
+    assert len(digests) == 1  # never twice for the same period
+    html = digests[0].get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Riepilogo rinnovi PEC" in html and box in html and "<html" in html
+    others = [str(m["To"]) for m in replies(smtp_server) if "segreteria@" not in str(m["To"])]
+    assert others == [box]
