@@ -17,13 +17,13 @@ every exception: what it catches is recorded for the operators.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
-import traceback
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -32,22 +32,20 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import digest as digests
+from bot.analysis import analyse_stored, analysis_process
 from bot.config import Settings
 from bot.errors import InboxError, OutboxError, StoreError
-from bot.filing import analysis_extras, file_message
+from bot.filing import file_message
 from bot.inbox import Inbox, InboxOptions, open_inbox
 from bot.model import AnalysisContext
 from bot.outbox import Outbox, OutboxOptions, open_outbox
-from bot.pipeline import analyse, make_context
-from bot.records import document_record
-from bot.report import to_json
+from bot.pipeline import make_context
 from bot.store import audit, health, intake, outbox, queue
 from bot.store import models as db
 from bot.store.blobs import BlobStore
 from bot.store.db import ensure_schema, make_engine, session_factory
 from bot.store.dedup import dedup_key
 from bot.store.leases import release_dead_local_leases, worker_name
-from bot.store.queue import DocumentFacts
 
 log = structlog.get_logger("pecbot.daemon")
 
@@ -95,54 +93,15 @@ class Daemon:
 
     # -- 2. analyse -----------------------------------------------------
     def analyse_waiting(self) -> int:
-        """Analyse every stored message, one thread per core (OCR runs in tesseract processes)."""
-        threads = self.settings.analysis_workers or os.cpu_count() or 1
-        if threads == 1:
-            return self._analyse_loop(self.worker)
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="analyse") as pool:
-            return sum(pool.map(self._analyse_loop, [f"{self.worker}/{n}" for n in range(threads)]))
-
-    def _analyse_loop(self, worker: str) -> int:
-        done = 0
+        """Analyse every stored message; a backlog is shared by one process per core."""
+        processes = self.settings.analysis_workers or os.cpu_count() or 1
         with self.sessions() as session:
-            while (message := queue.claim_for_analysis(
-                session, worker=worker, max_attempts=self.settings.max_attempts,
-                lease=timedelta(seconds=max(600.0, 4 * self.ctx.ocr.seconds_per_attachment)),
-            )) is not None:
-                message_id, sha = message.id, message.raw_sha256
-                started = time.perf_counter()
-                try:
-                    sub = analyse(self.blobs.get(sha), self.ctx, source=f"message:{message_id}")
-                    analysis = to_json(sub) | {"pecbot": analysis_extras(sub)}
-                    facts = [
-                        DocumentFacts(
-                            filename=doc.filename,
-                            kind=doc.kind,
-                            fields=document_record(doc),
-                            id_sides=list(doc.identity.sides) if doc.identity else [],
-                            unreadable=doc.unreadable,
-                        )
-                        for doc in sub.documents
-                    ]
-                    queue.record_analysis(
-                        session, message_id, worker=worker, analysis=analysis, documents=facts,
-                        subject=sub.envelope.subject if sub.envelope else None,
-                        message_id_header=sub.envelope.message_id if sub.envelope else None,
-                    )
-                except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
-                    session.rollback()
-                    reason = f"{type(exc).__name__}: {exc}"
-                    outcome = queue.record_failure(
-                        session, message_id, worker=worker, reason=reason,
-                        max_attempts=self.settings.max_attempts,
-                    )
-                    log.error("analysis_failed", message=message_id, outcome=outcome,
-                              error=type(exc).__name__, where=traceback.format_exc(limit=-1).strip()[-300:])
-                    continue
-                done += 1
-                log.info("message_analysed", message=message_id, verdict=sub.verdict,
-                         documents=len(sub.documents), seconds=round(time.perf_counter() - started, 3))
-        return done
+            waiting = queue.waiting_count(session)
+        if processes == 1 or waiting < 2:
+            return analyse_stored(self.ctx, self.sessions, self.blobs, self.worker, self.settings)
+        spawn = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited connections
+        with ProcessPoolExecutor(max_workers=min(processes, waiting), mp_context=spawn) as pool:
+            return sum(pool.map(analysis_process, [self.settings] * min(processes, waiting)))
 
     # -- 3. file --------------------------------------------------------
     def file_analysed(self) -> int:

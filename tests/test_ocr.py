@@ -128,3 +128,18 @@ def test_a_page_that_cannot_be_loaded_is_a_failure_not_a_crash() -> None:
         [ocr.PageJob(0, 1, refused), ocr.PageJob(1, 1, broken)], OcrSettings(workers=2)
     )
     assert [o.failure for o in outcomes] == ["l'immagine è troppo grande per essere letta", ocr.FAILED]
+
+
+@pytest.mark.ocr
+def test_ruled_card_gets_a_second_segmentation(tesseract_calls: list[str]) -> None:
+    # a licence back: short category codes in a ruled table, which automatic
+    # segmentation reads as a picture and drops column by column
+    import io
+
+    from fixtures.documents.identity import identity_sample
+
+    sample = identity_sample("licence", ("back",), "photo", seed=1)
+    result = ocr.recognise(Image.open(io.BytesIO(sample.data)), OcrSettings(), deadline=later())
+    codes = {line.strip() for line in result.text.split()}
+    assert {"AM", "A2", "BE"} <= codes
+    assert result.passes == len(tesseract_calls) >= 2

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.store import audit
@@ -292,3 +292,19 @@ def release_quarantined(session: Session, message_id: int, *, actor: str, note: 
         audit.record(session, actor=actor, action="released", message_id=message_id, note=note)
     session.commit()
     return bool(moved)
+
+
+def waiting_count(session: Session, *, now: datetime | None = None) -> int:
+    """How many messages wait for analysis now (fetched and due, or abandoned by a dead worker)."""
+    now = now or utcnow()
+    count = session.scalar(
+        select(func.count(Message.id)).where(
+            or_(
+                and_(Message.state == "fetched",
+                     or_(Message.retry_after.is_(None), Message.retry_after <= now)),
+                and_(Message.state == "analysing", Message.lease_until < now),
+            )
+        )
+    )
+    session.rollback()
+    return int(count or 0)
