@@ -155,3 +155,10 @@ def test_unreadable_attachment_counts_as_no_document(ctx: AnalysisContext) -> No
     broken.unreadable = "il file è danneggiato"
     sub = judge(submission(order_form(), identity("front", "back"), broken), ctx)
     assert sub.missing == ["payment_receipt"] and codes(sub)[1] == {"attachment_unreadable"}
+
+
+def test_now_is_the_day_the_deadline_is_judged_against(ctx: AnalysisContext) -> None:
+    on_time = datetime.fromisoformat("2026-07-14T10:00:00+02:00")
+    later = AnalysisContext(rules=ctx.rules, now=date(2026, 8, 2))
+    sub = judge(submission(order_form(), identity("front", "back"), receipt(), when=on_time), later)
+    assert codes(sub)[1] == {"late"}

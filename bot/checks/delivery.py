@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.checks.base import finding
+from bot.checks.base import finding, judged_day
 from bot.model import AnalysisContext, Finding, Submission
 from bot.texts import italian_date
 
@@ -29,16 +29,15 @@ def certified(sub: Submission, ctx: AnalysisContext) -> list[Finding]:
 
 
 def on_time(sub: Submission, ctx: AnalysisContext) -> list[Finding]:
-    """``late`` when certified after the deadline day (the day itself is on time).
+    """``late`` when the judged day is after the deadline day (the day itself is on time).
 
-    Judged on the certified date, even when --now is given: the deadline is
-    about when the ETS sent, not when we look.
+    The judged day is the certified day in the rules' timezone, or ``--now``
+    when given (CONTRACT.md: the day deadline and expiry are judged against).
     """
-    if sub.envelope is None or sub.envelope.date is None:
+    sent = judged_day(sub, ctx)
+    if sent is None:
         return []
     rule = ctx.rules.deadline
-    moment = sub.envelope.date
-    sent = moment.astimezone(rule.timezone).date() if moment.tzinfo else moment.date()
     deadline = date(sent.year, rule.month, rule.day)
     if sent <= deadline:
         return []
