@@ -109,7 +109,7 @@ def main() -> None:
     mixed = backlog(texts + ocrs, 0)
     print(f"backlog of {len(texts) + len(ocrs)} ({len(texts)} text-layer, {len(ocrs)} OCR): "
           f"{mixed:.1f} s, {60 * (len(texts) + len(ocrs)) / mixed:.0f} messages/min")
-    few = ocrs[: max(10, args.ocr // 4)]
+    few = ocrs
     one = backlog(few, 1)
     many = backlog(few, cores)
     print(f"OCR backlog of {len(few)}: 1 worker {60 * len(few) / one:.1f}/min, "
