@@ -30,6 +30,7 @@ from pathlib import Path
 import pytesseract
 from PIL import Image
 
+from bot import deskew
 from bot.errors import AttachmentUnreadable
 from bot.model import OcrSettings
 
@@ -59,11 +60,15 @@ MIN_MEAN_CONFIDENCE = 55.0
 #: … and it has this many confident words, or nearly all its words are confident
 #: (a screenshot that says only "Bonifico eseguito").
 MIN_CONFIDENT_WORDS = 8
-#: A reading with fewer confident words than this gets passes that segment the page
-#: differently — one uniform block (``--psm 6``), sparse text (``--psm 11``): on cards
-#: and ruled tables the automatic segmentation (``--psm 3``) drops whole columns.
-SPARSE_WORDS = 15
-SPARSE_PSMS = (6, 11)
+#: The first reading: automatic page segmentation, which keeps lines together.
+FIRST = "--psm 3"
+#: A reading with fewer confident words than this is tried again in other ways …
+FEW_WORDS = 15
+#: … one uniform block and sparse text (on cards and ruled tables automatic
+#: segmentation drops whole columns), and local (Sauvola) thresholding instead of
+#: one global threshold (which, for a pale card on white paper, separates the card
+#: from the paper and loses the text).
+FALLBACKS = ("--psm 6", "--psm 11", "--psm 3 -c thresholding_method=2")
 #: Below this size a brute-force try of the other orientations is cheap enough.
 SMALL_IMAGE_PIXELS = 6_000_000
 
@@ -113,8 +118,8 @@ class PageOutcome:
 
 
 def prepare(image: Image.Image) -> Image.Image:
-    """Greyscale, with small images (phone crops, cards) enlarged for tesseract."""
-    grey = image if image.mode == "L" else image.convert("L")
+    """Greyscale, level, with small images (phone crops, cards) enlarged for tesseract."""
+    grey = deskew.straighten(image if image.mode == "L" else image.convert("L"))
     long_side = max(grey.size)
     if 0 < long_side < MIN_LONG_SIDE:
         factor = min(3.0, MIN_LONG_SIDE / long_side)
@@ -123,16 +128,13 @@ def prepare(image: Image.Image) -> Image.Image:
     return grey
 
 
-def recognise(
-    image: Image.Image, settings: OcrSettings, *, deadline: float, psm: int = 3
-) -> OcrText:
+def recognise(image: Image.Image, settings: OcrSettings, *, deadline: float) -> OcrText:
     """The text of ``image``, turned upright if it needs to be.
 
     One tesseract pass when that pass reads well — the case of an upright
     page. Otherwise orientation detection and a pass on the turned image;
-    and when even the best reading holds only a few words (a card, a ruled
-    table whose columns automatic segmentation drops), passes with other
-    page segmentations.
+    and when even the best reading holds only a few words, the
+    :data:`FALLBACKS`.
     Raises :class:`AttachmentUnreadable` when ``deadline`` (a
     ``time.monotonic()`` instant) passes or tesseract fails on the first pass;
     a later pass failing only leaves the best reading so far.
@@ -140,24 +142,24 @@ def recognise(
     grey = prepare(image)
     with tempfile.TemporaryDirectory(prefix="pecbot-ocr-") as name:
         folder = Path(name)
-        best = _pass(grey, 0, folder, settings, deadline, psm)
+        best = _pass(grey, 0, folder, settings, deadline, FIRST)
         passes = 1
         try:
             if not best.good:
                 passes += 1  # orientation detection
                 for rotation in _other_orientations(grey, folder, deadline):
                     passes += 1
-                    candidate = _pass(grey, rotation, folder, settings, deadline, psm)
+                    candidate = _pass(grey, rotation, folder, settings, deadline, FIRST)
                     if candidate.confident_characters > best.confident_characters:
                         best = candidate
                     if best.good:
                         break
-            if best.confident_words < SPARSE_WORDS:
+            if best.confident_words < FEW_WORDS:
                 first = best
-                for other_psm in (mode for mode in SPARSE_PSMS if mode != psm):
+                for config in FALLBACKS:
                     passes += 1
-                    other = _pass(grey, first.rotation, folder, settings, deadline, other_psm)
-                    # automatic segmentation keeps lines best: leave it only for a clear gain
+                    other = _pass(grey, first.rotation, folder, settings, deadline, config)
+                    # the first reading keeps lines best: leave it only for a clear gain
                     if (other.confident_characters >= 1.3 * first.confident_characters + 5
                             and other.confident_characters > best.confident_characters):
                         best = other
@@ -212,14 +214,14 @@ def release_memory() -> None:
 
 def _pass(
     grey: Image.Image, rotation: int, folder: Path, settings: OcrSettings, deadline: float,
-    psm: int,
+    config: str,
 ) -> OcrText:
     turned = grey.rotate(rotation, expand=True) if rotation else grey
     # PNM: written instantly, read natively by leptonica (PNG compression costs ~0.3 s/page)
     source = folder / f"page-{rotation}.pnm"
     turned.save(source)
-    base = folder / f"out-{rotation}-{psm}"
-    _tesseract(source, base, f"--psm {psm} -c tessedit_create_tsv=1", "txt", settings, deadline)
+    base = folder / f"out-{rotation}-{abs(hash(config))}"
+    _tesseract(source, base, f"{config} -c tessedit_create_tsv=1", "txt", settings, deadline)
     text = base.with_suffix(".txt").read_text(encoding="utf-8", errors="replace")
     mean, confident, words, characters = _confidence(
         base.with_suffix(".tsv").read_text(encoding="utf-8", errors="replace")

@@ -79,8 +79,10 @@ def read_documents(sub: Submission, ctx: AnalysisContext) -> None:
         except AttachmentUnreadable as exc:
             document.unreadable = str(exc)
         except Exception as exc:  # a parser choking on hostile bytes is still just unreadable
-            document.unreadable = UNKNOWN_FORMAT
+            document.unreadable = _damaged(document.content_type)
             sub.trace.append(f"reading: document {index + 1}: {type(exc).__name__}")
+        if document.unreadable is not None:
+            document.pages.clear()  # half a file is no document
     outcomes = ocr.recognise_pages(jobs, ctx.ocr)
     failures: dict[int, str] = {}
     for outcome in outcomes:
@@ -100,6 +102,12 @@ def read_documents(sub: Submission, ctx: AnalysisContext) -> None:
         f"reading: {sum(len(d.pages) for d in sub.documents)} pages, {len(jobs)} OCR'd, "
         f"{time.perf_counter() - started:.2f}s"
     )
+
+
+def _damaged(mime: str) -> str:
+    if mime == "application/pdf":
+        return PDF_CORRUPT
+    return IMAGE_CORRUPT if mime.startswith("image/") else UNKNOWN_FORMAT
 
 
 def _plan(index: int, document: Document, ctx: AnalysisContext) -> list[ocr.PageJob]:

@@ -166,12 +166,15 @@ def iban_like(text: str) -> str | None:
         current: list[str] = []
         for token in [*tokens, ""]:
             wordy = len(token) >= 4 and token.isalpha() and set(token.upper()) - set("ODQILSBZGT")
-            if token and not wordy:
+            border = not any(c.isalnum() for c in token)  # "|" alone: a table's ruling
+            if token and not wordy and not (border and not current):
                 current.append(token)
                 continue
             country = "".join(_TO_LETTER.get(c, c) for c in compact("".join(current[:1]))[:2])
             while len(current) > 1 and len(compact(" ".join(current[:-1]))) >= _length(country):
                 current.pop()  # what follows a complete IBAN (a BIC, a word) is not part of it
+            while current and not any(c.isalnum() for c in current[-1]):
+                current.pop()
             printed = " ".join(current)
             chars = compact(printed)
             digits = sum(c.isdigit() for c in chars)
@@ -259,7 +262,32 @@ def matches_expected(candidate_text: str, expected_iban: str) -> bool:
     shape = _shape(expected[:2]) or "c" * len(expected)
     if len(shape) != len(expected):
         return False
-    return _errors(chars, expected, shape) <= 1
+    if len(chars) > len(expected) + 1 and is_valid(chars[: len(expected)]):
+        return chars[: len(expected)] == expected
+    # Characters after a complete IBAN (a neighbour cell OCR glued on) are not part of it.
+    candidates = {chars, chars[: len(expected)]} if len(chars) > len(expected) else {chars}
+    return any(_errors(candidate, expected, shape) <= 1 for candidate in candidates)
+
+
+def join_fragments(head: str, fragments: list[str], expected_iban: str) -> str | None:
+    """The IBAN text a cut ``head`` and one of ``fragments`` make together, or None.
+
+    OCR of a tilted photo can cut a long line in two and print the pieces
+    apart (``IBAN beneficiario: IT67DO`` … ``538771 3360000421 25809``). A
+    fragment completes the head when it is a run of letter/digit groups whose
+    length is exactly what the head lacks for an IBAN of the expected
+    country; nothing is guessed, and the result is still compared or
+    validated by the caller.
+    """
+    chars = compact(head)
+    needed = len(compact(expected_iban)) - len(chars)
+    if not 4 <= len(chars) < len(compact(expected_iban)) or needed <= 0:
+        return None
+    for fragment in fragments:
+        run = re.fullmatch(r"[|\s]*([A-Za-z0-9]+(?:[ ][A-Za-z0-9]+)*)[|\s:;.]*", fragment)
+        if run and len(compact(run.group(1))) == needed and sum(c.isdigit() for c in run.group(1)) * 2 > needed:
+            return f"{head.strip()} {run.group(1)}"
+    return None
 
 
 def _errors(chars: str, expected: str, shape: str) -> int:

@@ -15,7 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.extract.iban import by_position, find_ibans, iban_like, is_valid, matches_expected
+from bot.extract.iban import (
+    by_position,
+    find_ibans,
+    iban_like,
+    is_valid,
+    join_fragments,
+    matches_expected,
+)
 from bot.extract.receipt_layout import Cell, Layout
 
 _ROLE = {"payee": "payee", "payee_iban": "payee", "payer": "payer", "payer_iban": "payer"}
@@ -72,7 +79,7 @@ def section_of(layout: Layout, start: int) -> str | None:
     return _ROLE[last.concept]
 
 
-def _printed_ibans(layout: Layout) -> list[_Printed]:
+def _printed_ibans(layout: Layout, expected: str) -> list[_Printed]:
     """Every IBAN printed (valid, garbled or masked), with the party it belongs to."""
     found = [(match.printed, match.start) for match in find_ibans(layout.text)]
     # Apps hide most of an IBAN (IT67 D053 **** … 809): printed, but unreadable.
@@ -91,11 +98,16 @@ def _printed_ibans(layout: Layout) -> list[_Printed]:
                 # "1T67 DO53 …" read strictly starts at "DO53": the whole run is the IBAN
                 found = [item for item in found if item not in inside]
                 found.append((loose, span_start + value.index(loose)))
-            elif cell.concept in ("payee_iban", "payer_iban", "iban") and span_start == cell.spans[0][0] and len(
-                re.findall(r"\d", value)
-            ) >= 4:
-                # printed but unreadable (masked, cut): kept for the operator
-                found.append((value.strip(" :;|"), span_start))
+            elif cell.concept in ("payee_iban", "payer_iban", "iban") and span_start == cell.spans[0][0]:
+                head = value.strip(" :;|")
+                if re.match(r"[A-Z0-9|\[]{2}\s?[0-9ODQ]{2}", head.upper()):
+                    # A cut IBAN: its tail may sit on a line nearby (tilted photo).
+                    nearby = [layout.text[a:b] for a, b in layout.lines[max(0, cell.line - 3) : cell.line + 4]]
+                    joined = join_fragments(head, [line for line in nearby if line != layout.text[slice(*layout.lines[cell.line])]], expected)
+                    found.append((joined or head, span_start))
+                elif len(re.findall(r"\d", head)) >= 4:
+                    # printed but unreadable (masked, cut): kept for the operator
+                    found.append((head, span_start))
     found.sort(key=lambda item: item[1])
     ordered = [start for _, start in found]
     result = []
@@ -152,7 +164,7 @@ def read_ibans(layout: Layout, expected: str) -> tuple[str | None, str | None, s
     ``expected`` is the payee IBAN of the rules: a garbled IBAN that matches
     it position by position is returned as ``expected``.
     """
-    printed = _printed_ibans(layout)
+    printed = _printed_ibans(layout, expected)
     _one_per_party(printed)
     payee = sorted((p for p in printed if p.role == "payee"), key=lambda p: (not p.explicit, p.start))
     if not payee:
