@@ -221,7 +221,8 @@ def make_big_scan(kind: str, path: str) -> None:
 def memory_child(path: str) -> None:
     """Analyse the message at ``path``; print its scan's size, peak kB of this process
     and of the largest tesseract, and the seconds taken."""
-    log = Path(tempfile.mkdtemp(prefix="pecbot-bench-")) / "tesseract-peaks"
+    folder = tempfile.TemporaryDirectory(prefix="pecbot-bench-")
+    log = Path(folder.name) / "tesseract-peaks"
     wrapper = log.with_name("tesseract")
     wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/time -a -o "{log}" -f %M tesseract "$@"\n')
     wrapper.chmod(0o755)
@@ -238,6 +239,7 @@ def memory_child(path: str) -> None:
     own = _status_kb(os.getpid(), "VmHWM")
     peaks = [int(line) for line in log.read_text().split() if line.isdigit()]
     print(len(sub.documents[0].data), own, max(peaks, default=0), sampler.peak, seconds)
+    folder.cleanup()
 
 
 def _status_kb(pid: int, field: str) -> int:

@@ -1,10 +1,12 @@
 """What text does a page image hold? (tesseract, one process per page, in parallel.)
 
 Each page costs one tesseract run when it is upright and readable — the
-common case of a scan. Only when that pass yields little or low-confidence
-text do we pay for orientation detection (``--psm 0``) and a second pass on
-the turned image; phone photos get their EXIF orientation applied before
-any of this (see :mod:`bot.reading`).
+common case of a scan. Before it, the page is made easy to read: greyscale,
+levelled when photographed askew (:mod:`bot.deskew`), a ruled form's lines
+erased (:mod:`bot.lines`), small crops enlarged; phone photos already had
+their EXIF orientation applied (:mod:`bot.reading`). Only when that pass
+reads little or with low confidence do we pay for orientation detection
+(``--psm 0``) and a pass on the turned image, and for other segmentations.
 
 Pages of the whole submission run in a thread pool sized to the cores: each
 thread only waits on its tesseract child, so threads parallelise as well as
@@ -30,7 +32,7 @@ from pathlib import Path
 import pytesseract
 from PIL import Image
 
-from bot import deskew
+from bot import deskew, lines
 from bot.errors import AttachmentUnreadable
 from bot.model import OcrSettings
 
@@ -60,15 +62,18 @@ MIN_MEAN_CONFIDENCE = 55.0
 #: … and it has this many confident words, or nearly all its words are confident
 #: (a screenshot that says only "Bonifico eseguito").
 MIN_CONFIDENT_WORDS = 8
-#: The first reading: automatic page segmentation, which keeps lines together.
+#: The first reading: automatic page segmentation, which finds columns and paragraphs …
 FIRST = "--psm 3"
+#: … except on a ruled form, read as one block, row by row, so that each value stays on
+#: its label's line (automatic segmentation would make the labels and values two columns).
+FIRST_RULED = "--psm 6"
 #: A reading with fewer confident words than this is tried again in other ways …
 FEW_WORDS = 15
 #: … one uniform block and sparse text (on cards and ruled tables automatic
 #: segmentation drops whole columns), and local (Sauvola) thresholding instead of
 #: one global threshold (which, for a pale card on white paper, separates the card
 #: from the paper and loses the text).
-FALLBACKS = ("--psm 6", "--psm 11", "--psm 3 -c thresholding_method=2")
+FALLBACKS = ("--psm 6", "--psm 11", "--psm 3 -c thresholding_method=2", "--psm 3")
 #: Below this size a brute-force try of the other orientations is cheap enough.
 SMALL_IMAGE_PIXELS = 6_000_000
 
@@ -117,15 +122,33 @@ class PageOutcome:
     """Why the page has no text (Italian), when ``result`` is None."""
 
 
-def prepare(image: Image.Image) -> Image.Image:
-    """Greyscale, level, with small images (phone crops, cards) enlarged for tesseract."""
-    grey = deskew.straighten(image if image.mode == "L" else image.convert("L"))
+@dataclass(frozen=True)
+class Prepared:
+    """A page image ready for tesseract, and how to segment it first."""
+
+    image: Image.Image
+    ruled: bool
+    """The page is a ruled form: its rules are erased and it is read row by row."""
+
+    @property
+    def first_config(self) -> str:
+        return FIRST_RULED if self.ruled else FIRST
+
+
+def prepare(image: Image.Image) -> Prepared:
+    """Greyscale, level, without table rules, small images (phone crops, cards) enlarged."""
+    grey = image if image.mode == "L" else image.convert("L")
+    ruled = lines.ruled(grey)
+    if ruled:
+        grey = lines.remove_rules(deskew.straighten(grey, min_degrees=deskew.MIN_DEGREES_RULED))
+    else:
+        grey = deskew.straighten(grey)
     long_side = max(grey.size)
     if 0 < long_side < MIN_LONG_SIDE:
         factor = min(3.0, MIN_LONG_SIDE / long_side)
         size = (round(grey.width * factor), round(grey.height * factor))
         grey = grey.resize(size, Image.Resampling.LANCZOS)
-    return grey
+    return Prepared(grey, ruled)
 
 
 def recognise(image: Image.Image, settings: OcrSettings, *, deadline: float) -> OcrText:
@@ -139,24 +162,25 @@ def recognise(image: Image.Image, settings: OcrSettings, *, deadline: float) -> 
     ``time.monotonic()`` instant) passes or tesseract fails on the first pass;
     a later pass failing only leaves the best reading so far.
     """
-    grey = prepare(image)
+    prepared = prepare(image)
+    grey, first_config = prepared.image, prepared.first_config
     with tempfile.TemporaryDirectory(prefix="pecbot-ocr-") as name:
         folder = Path(name)
-        best = _pass(grey, 0, folder, settings, deadline, FIRST)
+        best = _pass(grey, 0, folder, settings, deadline, first_config)
         passes = 1
         try:
             if not best.good:
                 passes += 1  # orientation detection
                 for rotation in _other_orientations(grey, folder, deadline):
                     passes += 1
-                    candidate = _pass(grey, rotation, folder, settings, deadline, FIRST)
+                    candidate = _pass(grey, rotation, folder, settings, deadline, first_config)
                     if candidate.confident_characters > best.confident_characters:
                         best = candidate
                     if best.good:
                         break
             if best.confident_words < FEW_WORDS:
                 first = best
-                for config in FALLBACKS:
+                for config in (c for c in FALLBACKS if c != first_config):
                     passes += 1
                     other = _pass(grey, first.rotation, folder, settings, deadline, config)
                     # the first reading keeps lines best: leave it only for a clear gain

@@ -51,6 +51,12 @@ def test_find_amounts_positions_cover_the_printed_amount() -> None:
     assert text[start:end].strip() == "-12,08 €"
 
 
+def test_ocr_letter_o_for_zero() -> None:
+    assert parse_amount("12,O8 €") == Decimal("12.08")
+    assert [v for v, _, _ in find_amounts("Importo: 1O,50 EUR")] == [Decimal("10.50")]
+    assert [v for v, _, _ in find_amounts("Codice O8 €")] == []
+
+
 def test_a_bare_integer_in_running_text_is_not_money() -> None:
     assert find_amounts("Rinnovo 2026 per 1 anno") == []
 

@@ -55,12 +55,12 @@ def test_children_get_one_openmp_thread() -> None:
 
 def test_prepare_makes_small_images_grey_and_larger() -> None:
     card = Image.new("RGB", (800, 500), (200, 180, 160))
-    prepared = ocr.prepare(card)
+    prepared = ocr.prepare(card).image
     assert prepared.mode == "L"
     assert max(prepared.size) >= ocr.MIN_LONG_SIDE
     assert prepared.width / prepared.height == pytest.approx(800 / 500, rel=0.01)
     a4 = Image.new("L", (2480, 3508), 255)
-    assert ocr.prepare(a4).size == (2480, 3508)
+    assert ocr.prepare(a4).image.size == (2480, 3508)
 
 
 @pytest.mark.ocr
@@ -131,7 +131,7 @@ def test_a_page_that_cannot_be_loaded_is_a_failure_not_a_crash() -> None:
 
 
 @pytest.mark.ocr
-def test_ruled_card_gets_a_second_segmentation(tesseract_calls: list[str]) -> None:
+def test_ruled_card_is_read_row_by_row(tesseract_calls: list[str]) -> None:
     # a licence back: short category codes in a ruled table, which automatic
     # segmentation reads as a picture and drops column by column
     import io
@@ -140,6 +140,6 @@ def test_ruled_card_gets_a_second_segmentation(tesseract_calls: list[str]) -> No
 
     sample = identity_sample("licence", ("back",), "photo", seed=1)
     result = ocr.recognise(Image.open(io.BytesIO(sample.data)), OcrSettings(), deadline=later())
-    codes = {line.strip() for line in result.text.split()}
+    codes = set(result.text.split())
     assert {"AM", "A2", "BE"} <= codes
-    assert result.passes == len(tesseract_calls) >= 2
+    assert result.passes == len(tesseract_calls)

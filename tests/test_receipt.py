@@ -79,6 +79,15 @@ def test_text_pdf_gives_every_field(layout: str, seed: int, rules: Rules) -> Non
     assert found.payee_iban_text is None
 
 
+def test_generation_is_deterministic() -> None:
+    for form in ("pdf", "screenshot"):
+        first = receipt("fineco_app", seed=5, form=form)  # type: ignore[arg-type]
+        assert first.data == receipt("fineco_app", seed=5, form=form).data  # type: ignore[arg-type]
+        assert first.data != receipt("fineco_app", seed=6, form=form).data  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        receipt("intesa", seed=1, form="screenshot")
+
+
 # --- the traps, on every layout ------------------------------------------------------------
 
 
@@ -190,6 +199,43 @@ def test_unreadable_iban_stays_text(rules: Rules) -> None:
     found = read_receipt("Beneficiario: Aruba S.p.A.\nIBAN: IT67 D053 8?71 3#60 0004\nImporto 12,08\n", rules)
     assert found.payee_iban is None
     assert found.payee_iban_text is not None and found.payee_iban_text.startswith("IT67 D053")
+
+
+def test_an_iban_cut_in_two_by_ocr_is_joined(rules: Rules) -> None:
+    text = (
+        "Beneficiario: ARUBA SPA\n538771 3360000421 25809\n\nIBAN beneficiario: IT67DO\n"
+        "Importo (EUR): 12,08\n"
+    )
+    assert read_receipt(text, rules).payee_iban == ARUBA
+
+
+def test_two_ibans_on_one_line_under_one_party_label(rules: Rules) -> None:
+    """A tilted photo split the header row "Ordinante Beneficiario" over two lines."""
+    payer = "IT60X0542811101000000123456"
+    text = f"Beneficiario\nOrdinante\nMario Rossi ARUBA SPA\n{payer} IT67 D053 8771 3360 0004 2125 809\nImporto 12,08 €\n"
+    found = read_receipt(text, rules)
+    assert (found.payee_iban, found.payer_iban) == (ARUBA, payer)
+
+
+def test_lost_payee_heading_in_a_table(rules: Rules) -> None:
+    """OCR dropped the white-on-dark "BENEFICIARIO" bar: the second party's IBAN is the payee's."""
+    payer = "IT60X0542811101000000123456"
+    text = f"ORDINANTE\nNome Mario Rossi\nIBAN {payer}\nNome Aruba S.p.A.\nIBAN IT67 D053 8771 3360 0004 2125 809\n"
+    found = read_receipt(text, rules)
+    assert (found.payee_iban, found.payer_iban) == (ARUBA, payer)
+
+
+def test_header_row_whose_values_ocr_broke_over_lines(rules: Rules) -> None:
+    text = "Importo Commissioni Totale addebitato\n13,08 € 1,00 €\n\n12,08 €\nCausale\nrinnovo\n"
+    text_in_order = "Importo Commissioni Totale addebitato\n12,08 € 1,00 €\n\n13,08 €\nCausale\nrinnovo\n"
+    assert read_receipt(text_in_order, rules).transferred_amount == Decimal("12.08")
+    assert read_receipt(text, rules).transferred_amount == Decimal("13.08")  # as printed: first column
+
+
+def test_table_rulings_read_as_text_are_ignored(rules: Rules) -> None:
+    text = "BENEFICIARIO\n=\n—-\nNome\n| ARUBA S.P.A.\nIBAN\n_-\n| IT67 D053 8771 3360 0004 2125 809 ;\n"
+    found = read_receipt(text, rules)
+    assert (found.payee_iban, found.beneficiary) == (ARUBA, "ARUBA S.P.A.")
 
 
 def test_label_words_inside_a_causale_are_not_labels(rules: Rules) -> None:

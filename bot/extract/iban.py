@@ -28,7 +28,7 @@ from schwifty.exceptions import SchwiftyException
 #: OCR confusion classes: characters tesseract mistakes for each other.
 _CONFUSABLE: tuple[frozenset[str], ...] = (
     frozenset("0ODQ"),
-    frozenset("1IL|[]!"),
+    frozenset("1IL|[]!{}"),
     frozenset("5S$"),
     frozenset("8B"),
     frozenset("2Z"),
@@ -41,7 +41,7 @@ _TO_LETTER = {
     for group in _CONFUSABLE
     for letter in sorted(c for c in group if c.isalpha())[:1]
     for c in group
-    if c.isdigit() or c in "|$[]!"
+    if c.isdigit() or c in "|$[]!{}"
 }
 # Digits-to-letters is ambiguous for 0 (O, D or Q) and 1 (I or L): the first
 # of each class (D and I) is what a country code or a CIN most often holds,
@@ -49,7 +49,7 @@ _TO_LETTER = {
 
 _SPACES = " \t\u00a0\u202f"
 # Country code and check digits; OCR may turn one check digit into a look-alike (ITO9).
-_HEAD = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})[ \u00a0]?(\d[\dODQIlSBZG]|[ODQIlSBZG]\d)")
+_HEAD = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})[ \u00a0]?(\d[\dODQIlSBZGo]|[ODQIlSBZGo]\d)")
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def find_ibans(text: str) -> list[PrintedIban]:
         end = i = head.end()
         while len(chars) < needed and i < len(text):
             char = text[i]
-            if char.isascii() and (char.isalnum() or char in "|$[]!"):
+            if char.isascii() and (char.isalnum() or char in "|$[]!{}"):
                 chars += char.upper()
                 end = i = i + 1
             elif char in _SPACES and i + 1 < len(text) and text[i + 1] not in _SPACES + "\n":
@@ -152,37 +152,47 @@ def _completes(text: str, start: int, missing: int) -> bool:
     return run is not None and len(compact(run.group(0))) == missing
 
 
-def iban_like(text: str) -> str | None:
-    """The longest run of ``text`` that looks like a (possibly garbled) IBAN, as printed.
+def iban_runs(text: str) -> list[tuple[str, int]]:
+    """Every run of ``text`` that looks like a (possibly garbled) IBAN: ``(printed, start)``.
 
     For values read next to an IBAN label, where OCR may have spoilt the
-    ``IT`` prefix itself (``1T67…``): a run of letter/digit groups of 15 to 34
-    characters, mostly digits. Words (four letters or more that are not digit
-    look-alikes) end a run.
+    ``IT`` prefix itself (``1T67…``, ``{167…``): runs of letter/digit groups
+    of 15 to 34 characters, mostly digits. Words (four letters or more that
+    are not digit look-alikes) and table rulings end a run; what follows a
+    complete IBAN of a known country (a BIC) is left out.
     """
-    best: str | None = None
-    for run in re.finditer(r"[A-Za-z0-9|$\[\]!]+(?:[ \u00a0]{1,2}[A-Za-z0-9|$\[\]!]+)*", text):
-        tokens = run.group(0).split()
-        current: list[str] = []
-        for token in [*tokens, ""]:
-            wordy = len(token) >= 4 and token.isalpha() and set(token.upper()) - set("ODQILSBZGT")
-            border = not any(c.isalnum() for c in token)  # "|" alone: a table's ruling
-            if token and not wordy and not (border and not current):
-                current.append(token)
+    found: list[tuple[str, int]] = []
+
+    def emit(words: list[tuple[str, int]]) -> None:
+        while words and not any(c.isalnum() for c in words[-1][0]):
+            words.pop()
+        chars = compact(" ".join(word for word, _ in words))
+        if 15 <= len(chars) <= 34 and sum(c.isdigit() for c in chars) * 2 >= len(chars):
+            found.append((" ".join(word for word, _ in words), words[0][1]))
+
+    for run in re.finditer(r"[A-Za-z0-9|$\[\]!{}]+(?:[ \u00a0]{1,2}[A-Za-z0-9|$\[\]!{}]+)*", text):
+        current: list[tuple[str, int]] = []
+        for token in re.finditer(r"\S+", run.group(0)):
+            word = token.group(0)
+            wordy = len(word) >= 4 and word.isalpha() and set(word.upper()) - set("ODQILSBZGT")
+            border = not any(c.isalnum() for c in word)  # "|" alone: a table's ruling
+            if wordy or (border and not current):
+                emit(current)
+                current = []
                 continue
-            country = "".join(_TO_LETTER.get(c, c) for c in compact("".join(current[:1]))[:2])
-            while len(current) > 1 and len(compact(" ".join(current[:-1]))) >= _length(country):
-                current.pop()  # what follows a complete IBAN (a BIC, a word) is not part of it
-            while current and not any(c.isalnum() for c in current[-1]):
-                current.pop()
-            printed = " ".join(current)
-            chars = compact(printed)
-            digits = sum(c.isdigit() for c in chars)
-            longer = best is None or len(chars) > len(compact(best))
-            if 15 <= len(chars) <= 34 and digits * 2 >= len(chars) and longer:
-                best = printed
-            current = []
-    return best
+            current.append((word, run.start() + token.start()))
+            country = "".join(_TO_LETTER.get(c, c) for c in compact(current[0][0])[:2])
+            if len(compact(" ".join(w for w, _ in current))) >= _length(country):
+                emit(current)  # a complete IBAN: what follows (a BIC, the next IBAN) is not part of it
+                current = []
+        emit(current)
+    return found
+
+
+def iban_like(text: str) -> str | None:
+    """The longest run of ``text`` that looks like a (possibly garbled) IBAN, as printed."""
+    runs = [printed for printed, _ in iban_runs(text)]
+    return max(runs, key=lambda printed: len(compact(printed))) if runs else None
 
 
 def _letters_for(char: str) -> str:
@@ -269,25 +279,26 @@ def matches_expected(candidate_text: str, expected_iban: str) -> bool:
     return any(_errors(candidate, expected, shape) <= 1 for candidate in candidates)
 
 
-def join_fragments(head: str, fragments: list[str], expected_iban: str) -> str | None:
-    """The IBAN text a cut ``head`` and one of ``fragments`` make together, or None.
+def join_fragments(head: str, fragments: list[str], expected_iban: str) -> list[tuple[str, str]]:
+    """Every IBAN text a cut ``head`` and one of ``fragments`` can make, with that fragment.
 
     OCR of a tilted photo can cut a long line in two and print the pieces
     apart (``IBAN beneficiario: IT67DO`` … ``538771 3360000421 25809``). A
-    fragment completes the head when it is a run of letter/digit groups whose
-    length is exactly what the head lacks for an IBAN of the expected
-    country; nothing is guessed, and the result is still compared or
-    validated by the caller.
+    fragment can complete the head when it is a run of letter/digit groups,
+    mostly digits, whose length is exactly what the head lacks for an IBAN
+    as long as the expected one. Nothing is guessed: the caller keeps a
+    joined text only if it validates or matches the expected IBAN.
     """
     chars = compact(head)
     needed = len(compact(expected_iban)) - len(chars)
-    if not 4 <= len(chars) < len(compact(expected_iban)) or needed <= 0:
-        return None
+    if len(chars) < 4 or needed <= 0:
+        return []
+    joined = []
     for fragment in fragments:
         run = re.fullmatch(r"[|\s]*([A-Za-z0-9]+(?:[ ][A-Za-z0-9]+)*)[|\s:;.]*", fragment)
         if run and len(compact(run.group(1))) == needed and sum(c.isdigit() for c in run.group(1)) * 2 > needed:
-            return f"{head.strip()} {run.group(1)}"
-    return None
+            joined.append((f"{head.strip()} {run.group(1)}", run.group(1)))
+    return joined
 
 
 def _errors(chars: str, expected: str, shape: str) -> int:

@@ -29,7 +29,7 @@ from bot.extract.money import find_amounts, parse_amount
 from bot.extract.receipt_ibans import owner_of, read_ibans, section_of
 from bot.extract.receipt_layout import Cell, Layout, read_layout
 from bot.model import ReceiptFields
-from bot.rules import LabelRules, PaymentRules, Rules
+from bot.rules import Cue, LabelRules, PaymentRules, Rules
 
 _AMOUNT_OWNERS = {"amount", "fees", "total", "balance"}
 _MODAL = r"\b(non|può|possono|potrà|potrebbe|essere|sarà|verrà)\s+(essere\s+)?$"
@@ -54,7 +54,7 @@ def read_receipt(text: str, rules: Rules) -> ReceiptFields:
         payee_iban_text=payee_iban_text,
         transferred_amount=_amount(layout),
         causale=_causale(layout),
-        beneficiary=_beneficiary(layout, rules.payment),
+        beneficiary=_beneficiary(layout, rules.payment, rules.receipt.cues),
         payer_iban=payer_iban,
         execution_date=_execution_date(layout),
         status=_status(layout, rules.receipt),
@@ -111,7 +111,8 @@ def _causale(layout: Layout) -> str | None:
     return None
 
 
-def _beneficiary(layout: Layout, payment: PaymentRules) -> str | None:
+def _beneficiary(layout: Layout, payment: PaymentRules, cues: tuple[Cue, ...]) -> str | None:
+    """The payee's name as printed, without the address some banks print after it."""
     cells = sorted(
         (c for c in layout.cells if c.concept == "payee" or (c.concept == "name" and section_of(layout, c.at) == "payee")),
         key=lambda c: (c.line, c.rank),
@@ -131,6 +132,10 @@ def _beneficiary(layout: Layout, payment: PaymentRules) -> str | None:
         if ibans:
             value = value[: ibans[0].start].strip(" -,;")
         value = re.split(r"\s+(?:IBAN|BIC)\b", value, maxsplit=1, flags=re.IGNORECASE)[0].strip()
+        for cue in (c for c in cues if c.kind == "address"):
+            street = cue.pattern.search(value)
+            if street and street.start() > 0:
+                value = value[: street.start()].strip(" ,-")
         if re.search(r"[A-Za-z]{2}", value):
             return value
     return None
@@ -150,11 +155,15 @@ def _execution_date(layout: Layout) -> date | None:
     return distinct.pop() if len(distinct) == 1 else None
 
 
+def _status_cues(labels: LabelRules) -> list[Cue]:
+    return [cue for cue in labels.cues if cue.kind in ("", "status")]
+
+
 def _status(layout: Layout, labels: LabelRules) -> str | None:
     """A phrase saying the transfer was not executed: a status label's value, or a short line."""
     for cell in (c for c in layout.cells if c.concept == "status"):
         for value in layout.values(cell)[:1]:
-            for cue in labels.cues:
+            for cue in _status_cues(labels):
                 match = cue.pattern.search(value)
                 if match:
                     return value[match.start() :].strip(" .")
@@ -164,7 +173,7 @@ def _status(layout: Layout, labels: LabelRules) -> str | None:
         # not a clause of the small print ("… può essere revocato entro …").
         if len(line.split()) > 12 or re.search(_CONDITIONS, line, re.IGNORECASE):
             continue
-        for cue in labels.cues:
+        for cue in _status_cues(labels):
             match = cue.pattern.search(line)
             if match and not re.search(_MODAL, line[: match.start()], re.IGNORECASE):
                 return line[match.start() :].strip(" .")

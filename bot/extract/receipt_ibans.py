@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from bot.extract.iban import (
     by_position,
     find_ibans,
-    iban_like,
+    iban_runs,
     is_valid,
     join_fragments,
     matches_expected,
@@ -27,6 +27,8 @@ from bot.extract.receipt_layout import Cell, Layout
 
 _ROLE = {"payee": "payee", "payee_iban": "payee", "payer": "payer", "payer_iban": "payer"}
 _IBAN_OWNERS = {"payee", "payee_iban", "payer", "payer_iban", "iban"}
+# The head of a cut IBAN: a country code (maybe misread: "1T") and check digits, then more.
+_HEAD = re.compile(r"(?:[A-Z][A-Z0-9|]|[0-9|\[{!][A-Z])\s?[0-9ODQ]{2}(?:\s?[A-Z0-9]){2,}\s*$")
 _MASKED = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}[ A-Z0-9]{0,12}[*•xX]{3,}[ *•xX0-9A-Z]{0,24}")
 
 
@@ -39,6 +41,8 @@ class _Printed:
     role: str | None
     explicit: bool
     """Owned by an IBAN label that names the role (``IBAN beneficiario``)."""
+    under_iban_label: bool = False
+    """Owned by a plain ``IBAN`` label rather than read under a name."""
 
 
 def owner_of(layout: Layout, start: int, same_kind: list[int], capable: set[str]) -> Cell | None:
@@ -90,24 +94,22 @@ def _printed_ibans(layout: Layout, expected: str) -> list[_Printed]:
             continue
         for span_start, span_end in cell.spans[:6]:
             value = layout.text[span_start:span_end]
-            loose = iban_like(value)
-            inside = [item for item in found if span_start <= item[1] < span_end]
-            if inside and not (loose and all(item[0] in loose and len(item[0]) < len(loose) for item in inside)):
-                continue
-            if loose:
+            runs = [(printed, span_start + start) for printed, start in iban_runs(value)]
+            for printed, start in runs:
                 # "1T67 DO53 …" read strictly starts at "DO53": the whole run is the IBAN
-                found = [item for item in found if item not in inside]
-                found.append((loose, span_start + value.index(loose)))
-            elif cell.concept in ("payee_iban", "payer_iban", "iban") and span_start == cell.spans[0][0]:
-                head = value.strip(" :;|")
-                if re.match(r"[A-Z0-9|\[]{2}\s?[0-9ODQ]{2}", head.upper()):
-                    # A cut IBAN: its tail may sit on a line nearby (tilted photo).
-                    nearby = [layout.text[a:b] for a, b in layout.lines[max(0, cell.line - 3) : cell.line + 4]]
-                    joined = join_fragments(head, [line for line in nearby if line != layout.text[slice(*layout.lines[cell.line])]], expected)
-                    found.append((joined or head, span_start))
-                elif len(re.findall(r"\d", head)) >= 4:
-                    # printed but unreadable (masked, cut): kept for the operator
-                    found.append((head, span_start))
+                overlap = [item for item in found if start <= item[1] < start + len(printed)]
+                if all(item[0] in printed and len(item[0]) < len(printed) for item in overlap):
+                    found = [item for item in found if item not in overlap] + [(printed, start)]
+            if runs or any(span_start <= item[1] < span_end for item in found):
+                continue
+            head = value.strip(" :;|")
+            if (
+                cell.concept in ("payee_iban", "payer_iban", "iban")
+                and span_start == cell.spans[0][0]
+                and len(re.findall(r"\d", head)) >= 4
+            ):
+                found.append((head, span_start))  # printed but unreadable (cut, smudged): for the operator
+    found = _join_cut(layout, found, expected)
     found.sort(key=lambda item: item[1])
     ordered = [start for _, start in found]
     result = []
@@ -127,8 +129,38 @@ def _printed_ibans(layout: Layout, expected: str) -> list[_Printed]:
         else:
             # A plain "IBAN" label belongs to the section its label sits in.
             at = owner.at if owner is not None and owner.concept == "iban" else start
-            result.append(_Printed(printed, start, section_of(layout, at), False))
+            labelled = owner is not None and owner.concept == "iban"
+            result.append(_Printed(printed, start, section_of(layout, at), False, labelled))
     return result
+
+
+def _join_cut(layout: Layout, found: list[tuple[str, int]], expected: str) -> list[tuple[str, int]]:
+    """IBANs OCR cut in two: a line holding only an IBAN's head, its tail on a line nearby.
+
+    A tilted photo can make tesseract print ``1T67D053877133`` and, a few
+    lines away, ``6000042125809``. The pieces are joined only when their
+    lengths add up exactly (:func:`bot.extract.iban.join_fragments`).
+    """
+    filled = [(start, end) for start, end in layout.lines if layout.text[start:end].strip()]
+    for number, (start, end) in enumerate(filled):
+        line = layout.text[start:end]
+        head = line.rsplit(":", 1)[-1].strip(" :;|'`’.,")  # "IBAN beneficiario: IT67DO"
+        size = len(re.sub(r"\W", "", head))
+        if not _HEAD.match(head.upper()) or not 4 <= size < len(expected):
+            continue
+        if any(start <= at < end and len(re.sub(r"\W", "", text)) >= len(expected) for text, at in found):
+            continue  # a whole IBAN is on this line already
+        nearby = []
+        for a, b in filled[max(0, number - 10) : number + 11]:
+            text = layout.text[a:b]
+            if a != start:
+                nearby += [text, text.rsplit(":", 1)[-1]] if ":" in text else [text]
+        # Several tails may have the right length: keep the one that makes a real IBAN.
+        joined = next((j for j in join_fragments(head, nearby, expected) if _resolve(j[0], expected)), None)
+        if joined:
+            at = start + line.rindex(head)
+            found = [item for item in found if item[0] not in (joined[1], head)] + [(joined[0], at)]
+    return found
 
 
 def _resolve(printed: str, expected: str) -> str | None:
@@ -145,16 +177,19 @@ def _one_per_party(printed: list[_Printed]) -> None:
     """Two different IBANs for one party and none for the other: a section title was lost.
 
     OCR may drop the "BENEFICIARIO" bar of a table, leaving the payee's
-    "IBAN" row in the payer's section (or the reverse): the first IBAN keeps
-    its party, the later ones, unless a label names their party, change side.
+    "IBAN" row in the payer's section (or the reverse). The IBAN best tied
+    to the party keeps it — one whose label names the party, then one under
+    an ``IBAN`` label, then the first — and the others change side, unless
+    a label names their party too.
     """
     for role, other in (("payer", "payee"), ("payee", "payer")):
         mine = [p for p in printed if p.role == role]
         if any(p.role == other for p in printed) or len({re.sub(r"\W", "", p.printed) for p in mine}) < 2:
             continue
-        first = re.sub(r"\W", "", mine[0].printed)
-        for p in mine[1:]:
-            if not p.explicit and re.sub(r"\W", "", p.printed) != first:
+        keeper = min(mine, key=lambda p: (not p.explicit, not p.under_iban_label, p.start))
+        kept = re.sub(r"\W", "", keeper.printed)
+        for p in mine:
+            if not p.explicit and re.sub(r"\W", "", p.printed) != kept:
                 p.role = other
 
 

@@ -163,7 +163,7 @@ def _only_labels(line: str, found: list[tuple[str, int, int, int]]) -> bool:
     return bool(found) and not re.sub(r"[\s:;|/\-–()€.]", "", leftover)
 
 
-def _labels_in_line(line: str, patterns: _Patterns, next_line: str) -> list[tuple[str, int, int, int]]:
+def _labels_in_line(line: str, patterns: _Patterns, below: list[str]) -> list[tuple[str, int, int, int]]:
     """The labels of one line as ``(concept, rank, start, end)``, start/end within the line."""
     found = _matches(line, patterns.longest, patterns.groups)
     if not found:
@@ -171,7 +171,11 @@ def _labels_in_line(line: str, patterns: _Patterns, next_line: str) -> list[tupl
     if _only_labels(line, found):
         # A header row. "Importo Commissioni Totale" reads as two labels or as
         # three: the fewest that give a column to every typed value below.
-        wanted = typed_count(next_line)
+        wanted = 0
+        for value_line in below:  # the value row, maybe broken over lines by OCR
+            if patterns.longest.search(value_line):
+                break
+            wanted += typed_count(value_line)
         readings = sorted(_header_readings(line, patterns), key=len)
         fitting = [r for r in readings if sum(1 for c, *_ in r if c in TYPED) >= wanted]
         typed = sum(1 for concept, *_ in found if concept in TYPED)
@@ -214,10 +218,10 @@ def read_layout(text: str, labels: LabelRules) -> Layout:
     items: list[Item] = []
     for number, (start, end) in enumerate(lines):
         line = text[start:end]
-        if not line.strip():
-            continue
-        following = next((text[a:b] for a, b in lines[number + 1 :] if text[a:b].strip()), "")
-        found = _labels_in_line(line, patterns, following)
+        if len(re.findall(rf"[{_LETTER}0-9]", line)) < 2:
+            continue  # blank, or the ruling of a table read as "—-", "=", "a"
+        below = [text[a:b] for a, b in lines[number + 1 : number + 6] if text[a:b].strip()][:3]
+        found = _labels_in_line(line, patterns, below)
         if not found:
             items.append(Item("plain", len(items), (start, end)))
             continue

@@ -45,6 +45,12 @@ class Item:
     cells: list[Cell] = field(default_factory=list)
     shapes: frozenset[str] | None = None
     """For plain lines: the kinds of value the line begins with (computed once)."""
+    after_label: bool = False
+    """The line just above is a lone label."""
+    run: tuple[int, int] = (0, 0)
+    """First and last index of the run of lines of this kind this line is in."""
+    last_in_segment: bool = False
+    """Nothing but a row (or the end) follows: a lone label here has no line under it."""
 
 
 def typed_count(line: str) -> int:
@@ -64,7 +70,7 @@ def typed_at_start(kind: str, text: str) -> bool:
         return loose is not None and head.lstrip().startswith(loose)
     if kind == "date":
         return any(start <= 1 for _, start, _ in find_dates(head))
-    return bool(re.match(r"[A-Z0-9]{6,}", head))
+    return bool(re.match(r"(?=(?:[A-Z]*\d){6})[A-Z0-9]{6,}(?![a-z])", head))  # a CRO, a TRN
 
 
 def typed_at_end(text: str) -> bool:
@@ -111,8 +117,20 @@ def pair(text: str, items: list[Item]) -> None:
 
 
 def _align(text: str, segment: list[Item], last: Cell | None) -> Cell | None:
+    """Pair the lone labels of ``segment`` with its plain lines; return who owns the last line."""
     labels = [item for item in segment if item.kind == "label"]
     plains = [item for item in segment if item.kind == "plain"]
+    # Runs of consecutive labels or plain lines, and what follows each label.
+    for position, item in enumerate(segment):
+        first = position
+        while first > 0 and segment[first - 1].kind == item.kind:
+            first -= 1
+        final = position
+        while final + 1 < len(segment) and segment[final + 1].kind == item.kind:
+            final += 1
+        item.run = (segment[first].index, segment[final].index)
+        item.after_label = position > 0 and segment[position - 1].kind == "label"
+        item.last_in_segment = position == len(segment) - 1
     n, m = len(labels), len(plains)
     # best[i][j]: the best score pairing labels[i:] with plains[j:] in order.
     best = [[0.0] * (m + 1) for _ in range(n + 1)]
@@ -123,26 +141,54 @@ def _align(text: str, segment: list[Item], last: Cell | None) -> Cell | None:
             if score is not None:
                 options.append(score + best[i + 1][j + 1])
             best[i][j] = max(options)
-    owner: dict[int, Cell] = {}
+    owner: dict[int, Item] = {}
     i = j = 0
     while i < n and j < m:
         score = _score(labels[i], plains[j], text)
         if score is not None and best[i][j] == score + best[i + 1][j + 1]:
-            owner[plains[j].index] = labels[i].cells[0]
+            owner[plains[j].index] = labels[i]
             i, j = i + 1, j + 1
         elif best[i][j] == best[i + 1][j]:
             i += 1
         else:
             j += 1
+    by_index = {item.index: item for item in segment}
+    holder: Item | None = None  # the label that owns the line above
     for item in segment:
         if item.kind == "label":
-            last = item.cells[0]
+            holder, last = item, item.cells[0]
         elif item.index in owner:
-            last = owner[item.index]
+            holder = owner[item.index]
+            last = holder.cells[0]
             last.spans.append(item.span)
         elif last is not None:
+            # A block of k labels read before their values is a table of k
+            # columns: further lines go round the columns ("Ordinante
+            # Beneficiario" / two names / two IBANs), else to the line above.
+            column = _next_column(holder, owner, by_index) if holder is not None else None
+            if column is not None:
+                holder, last = column, column.cells[0]
             last.spans.append(item.span)
     return last
+
+
+def _next_column(holder: Item, owner: dict[int, Item], by_index: dict[int, Item]) -> Item | None:
+    """In a block of consecutive labels all paired, in order, with later lines: the next label."""
+    block = [holder]
+    for step in (-1, 1):
+        index = holder.index + step
+        while index in by_index and by_index[index].kind == "label":
+            item = by_index[index]
+            block = [item, *block] if step < 0 else [*block, item]
+            index += step
+    if len(block) < 2:
+        return None
+    paired = sorted((plain, label.index) for plain, label in owner.items() if label in block)
+    if [label for _, label in paired] != [item.index for item in block]:
+        return None
+    if paired[0][0] < block[-1].index:
+        return None  # values interleaved with labels: no table
+    return block[(block.index(holder) + 1) % len(block)]
 
 
 def _score(label: Item, plain: Item, text: str) -> float | None:
@@ -161,11 +207,19 @@ def _score(label: Item, plain: Item, text: str) -> float | None:
         if kind not in plain.shapes:
             return None
         score = 3.0
-    elif "iban" in plain.shapes and label.cells[0].concept in ("payee", "payer", "name"):
-        return None
+    elif "iban" in plain.shapes and label.cells[0].concept != "causale":
+        return None  # a name, an address, a bank is never an IBAN: that line is someone's account
     else:
-        score = 0.2 if plain.shapes & {"amount", "iban", "date"} else 1.0
+        score = 0.2 if plain.shapes else 1.0
     distance = plain.index - label.index
+    if distance < 0 and kind is None:
+        # Text above a label is usually a title or the previous label's value.
+        # It is this label's when OCR read "value, label, value, label", when
+        # the label has no line under it (its value was lifted above it), or
+        # when a block of values sits right above a block of labels.
+        sparse = distance == -1 and (plain.after_label or label.last_in_segment)
+        blocks = plain.run[1] + 1 == label.run[0] and plain.run[0] < plain.run[1] and label.run[0] < label.run[1]
+        return score * 0.6 + 0.02 * distance if sparse or blocks else None
     if distance < 0:
-        return score * 0.6 + 0.01 * distance
-    return score + (0.5 if distance == 1 else 0.0) - 0.001 * distance
+        return score * 0.9 + (0.3 if distance == -1 else 0.0) + 0.02 * distance
+    return score + (0.5 if distance == 1 else 0.0) - 0.02 * distance
