@@ -99,7 +99,7 @@ SAMPLE_VALUES: dict[str, Any] = {
 def validate_templates(rules: Rules) -> None:
     """Render every finding text and compile every template; raise RulesError on the first fault."""
     findings_file = str(rules.folder / "findings.toml")
-    for code, text in rules.findings.items():
+    for code in rules.findings:
         try:
             finding_detail(rules, code, **SAMPLE_VALUES)
         except jinja2.TemplateError as exc:

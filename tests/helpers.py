@@ -17,6 +17,7 @@ from bot.model import (
 )
 
 ARUBA_IBAN = "IT67D0538771336000042125809"
+JULY_14 = datetime.fromisoformat("2026-07-14T10:15:32+02:00")
 
 
 def receipt(amount: str = "12.08", iban: str | None = ARUBA_IBAN, causale: str | None = "amicidelparcopec.it",
@@ -47,7 +48,7 @@ def identity(*sides: IdSide, expiry: date | None = date(2030, 5, 1), filename: s
 
 
 def submission(*documents: Document, sender: str = "amicidelparco@pec.it",
-               when: datetime = datetime.fromisoformat("2026-07-14T10:15:32+02:00"),
+               when: datetime = JULY_14,
                type: str = "posta-certificata", signature: str = "valid") -> Submission:
     return Submission(
         source="test", raw=b"",
