@@ -225,6 +225,15 @@ def test_lost_payee_heading_in_a_table(rules: Rules) -> None:
     assert (found.payee_iban, found.payer_iban) == (ARUBA, payer)
 
 
+@pytest.mark.parametrize("payee", [ARUBA, OTHER])
+def test_labels_printed_out_of_order(payee: str, rules: Rules) -> None:
+    """OCR put the payee's "IBAN" label before the "BENEFICIARIO" bar: both IBANs look like the payer's."""
+    payer = "IT60X0542811101000000123456"
+    text = f"ORDINANTE\n| Chiara Gallo\n| {payer}\nNome\n| IBAN\nBENEFICIARIO\n| Aruba S.p.A.\n| {payee}\n"
+    found = read_receipt(text, rules)
+    assert (found.payee_iban, found.payer_iban) == (payee, payer)
+
+
 def test_header_row_whose_values_ocr_broke_over_lines(rules: Rules) -> None:
     text = "Importo Commissioni Totale addebitato\n13,08 € 1,00 €\n\n12,08 €\nCausale\nrinnovo\n"
     text_in_order = "Importo Commissioni Totale addebitato\n12,08 € 1,00 €\n\n13,08 €\nCausale\nrinnovo\n"

@@ -176,10 +176,18 @@ def iban_runs(text: str) -> list[tuple[str, int]]:
             word = token.group(0)
             wordy = len(word) >= 4 and word.isalpha() and set(word.upper()) - set("ODQILSBZGT")
             border = not any(c.isalnum() for c in word)  # "|" alone: a table's ruling
-            if wordy or (border and not current):
+            # "[on IT67 D053 …": a stray scrap before a clean country code is no part of it
+            scrap = bool(
+                current
+                and re.match(r"[A-Za-z]{2}\d{2}", word)
+                and not re.match(r"[A-Z0-9|\[{!]{2}[0-9ODQ]{2}", current[0][0].upper())
+                and len(compact(" ".join(w for w, _ in current))) < 8
+            )
+            if wordy or (border and not current) or scrap:
                 emit(current)
                 current = []
-                continue
+                if not scrap:
+                    continue
             current.append((word, run.start() + token.start()))
             country = "".join(_TO_LETTER.get(c, c) for c in compact(current[0][0])[:2])
             if len(compact(" ".join(w for w, _ in current))) >= _length(country):

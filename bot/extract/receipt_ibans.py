@@ -41,8 +41,6 @@ class _Printed:
     role: str | None
     explicit: bool
     """Owned by an IBAN label that names the role (``IBAN beneficiario``)."""
-    under_iban_label: bool = False
-    """Owned by a plain ``IBAN`` label rather than read under a name."""
 
 
 def owner_of(layout: Layout, start: int, same_kind: list[int], capable: set[str]) -> Cell | None:
@@ -129,8 +127,7 @@ def _printed_ibans(layout: Layout, expected: str) -> list[_Printed]:
         else:
             # A plain "IBAN" label belongs to the section its label sits in.
             at = owner.at if owner is not None and owner.concept == "iban" else start
-            labelled = owner is not None and owner.concept == "iban"
-            result.append(_Printed(printed, start, section_of(layout, at), False, labelled))
+            result.append(_Printed(printed, start, section_of(layout, at), False))
     return result
 
 
@@ -173,20 +170,26 @@ def _resolve(printed: str, expected: str) -> str | None:
     return by_position(printed)
 
 
-def _one_per_party(printed: list[_Printed]) -> None:
+def _one_per_party(printed: list[_Printed], expected: str) -> None:
     """Two different IBANs for one party and none for the other: a section title was lost.
 
-    OCR may drop the "BENEFICIARIO" bar of a table, leaving the payee's
-    "IBAN" row in the payer's section (or the reverse). The IBAN best tied
-    to the party keeps it — one whose label names the party, then one under
-    an ``IBAN`` label, then the first — and the others change side, unless
-    a label names their party too.
+    OCR may drop the "BENEFICIARIO" bar of a table or print a section's
+    labels out of order, leaving the payee's IBAN in the payer's section (or
+    the reverse). Then the rules' payee IBAN, if it is one of them, is the
+    payee's (no one pays from Aruba's account); otherwise the IBAN whose
+    label names the party, else the first, keeps the party and the others
+    change side, unless a label names their party too.
     """
     for role, other in (("payer", "payee"), ("payee", "payer")):
         mine = [p for p in printed if p.role == role]
         if any(p.role == other for p in printed) or len({re.sub(r"\W", "", p.printed) for p in mine}) < 2:
             continue
-        keeper = min(mine, key=lambda p: (not p.explicit, not p.under_iban_label, p.start))
+        payee = next((p for p in mine if _resolve(p.printed, expected) == expected), None)
+        if payee is not None:
+            for p in mine:
+                p.role = "payee" if p is payee else "payer"
+            continue
+        keeper = min(mine, key=lambda p: (not p.explicit, p.start))
         kept = re.sub(r"\W", "", keeper.printed)
         for p in mine:
             if not p.explicit and re.sub(r"\W", "", p.printed) != kept:
@@ -200,7 +203,7 @@ def read_ibans(layout: Layout, expected: str) -> tuple[str | None, str | None, s
     it position by position is returned as ``expected``.
     """
     printed = _printed_ibans(layout, expected)
-    _one_per_party(printed)
+    _one_per_party(printed, expected)
     payee = sorted((p for p in printed if p.role == "payee"), key=lambda p: (not p.explicit, p.start))
     if not payee:
         # No payee label anywhere near: an IBAN that no payer label claims is the payee's.
