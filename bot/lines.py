@@ -75,7 +75,7 @@ def _rules(ink: Image.Image, length: int) -> Image.Image:
     """The ink of thin horizontal or vertical runs at least ``length`` pixels long.
 
     Thin: a rule is a few pixels thick, while the long strokes of big bold
-    glyphs (an app's "-12,08 €") are thicker and must stay.
+    glyphs (an app's "-9,99 €") are thicker and must stay.
     """
     # ink thickened by a pixel each way across the line, so that a line that is not quite
     # level (it steps by a pixel now and then) is still one unbroken run

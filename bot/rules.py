@@ -288,9 +288,9 @@ def _payment(folder: Path) -> PaymentRules:
         try:
             amount = Decimal(f.string(entry, "amount"))
         except InvalidOperation:
-            raise f.fail("fee amount must be written like \"12.08\"", name) from None
+            raise f.fail("fee amount must be written like \"9.90\"", name) from None
         if amount <= 0 or amount.as_tuple().exponent != -2:
-            raise f.fail("fee amount must be positive with two decimals, like \"12.08\"", name)
+            raise f.fail("fee amount must be positive with two decimals, like \"9.90\"", name)
         fees.append(Fee(name, amount, f.string(entry, "description")))
     if not fees:
         raise f.fail("at least one [[fee]] is needed")

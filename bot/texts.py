@@ -35,7 +35,7 @@ def euro(amount: Decimal | None) -> str:
 
 
 def italian_date(value: date | datetime | None) -> str:
-    """``date(2026, 7, 30)`` → ``"30 luglio 2026"``."""
+    """``date(2031, 1, 5)`` → ``"5 gennaio 2031"``."""
     if value is None:
         return "—"
     return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
@@ -81,13 +81,13 @@ SAMPLE_VALUES: dict[str, Any] = {
     "expiry": "1 marzo 2026",
     "expected_iban": "IT00X0000000000000000000000",
     "iban": "IT00X0000000000000000000000",
-    "expected_amounts": "12,08 €",
+    "expected_amounts": "99,99 €",
     "amount": "9,90 €",
     "mailbox": "esempio@pec.it",
     "mailbox_without_at": "esempiopec.it",
     "causale": "rinnovo",
     "date": "31 luglio 2026",
-    "deadline": "30 luglio 2026",
+    "deadline": "1 gennaio 2000",
     "signer": "CN=esempio",
     "filename": "documento.pdf",
     "reason": "il file è danneggiato",

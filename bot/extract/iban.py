@@ -1,6 +1,6 @@
 """Which IBANs does a piece of text print, and is one of them the expected one?
 
-Receipts print IBANs compact (``IT67D0538771336000042125809``), in groups of
+Receipts print IBANs compact (``IT60X0542811101000000123456``), in groups of
 four (``IT67 D053 8771 …``) or by component (``IT 67D 05387 71336
 000042125809``). OCR adds its own confusions: O↔0, D/Q→0, I/L↔1, S↔5, B↔8,
 Z↔2, G↔6. The IBAN's structure (for Italy: ``IT``, two check digits, the CIN

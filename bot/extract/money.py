@@ -1,14 +1,14 @@
 """How much money does a piece of text state?
 
-Italian receipts write amounts as ``12,08``, ``12,08 €``, ``€ 12,08``,
-``EUR 12,08``, ``12.08 EUR``, ``-12,08 €`` (app screenshots), ``1.234,56``,
-sometimes the English way ``1,234.56``, glued to the currency (``12,08EUR``)
-or, after OCR, with a stray space after the comma (``12, 08``). Everything
+Italian receipts write amounts as ``9,99``, ``9,99 €``, ``€ 9,99``,
+``EUR 9,99``, ``9.99 EUR``, ``-9,99 €`` (app screenshots), ``1.234,56``,
+sometimes the English way ``1,234.56``, glued to the currency (``9,99EUR``)
+or, after OCR, with a stray space after the comma (``9, 99``). Everything
 here returns :class:`~decimal.Decimal` with two decimals; a float never
 touches money.
 
-The sign is dropped on purpose: on a transfer receipt ``-12,08 €`` is the
-app's way of saying that 12,08 left the account, and what the checks need is
+The sign is dropped on purpose: on a transfer receipt ``-9,99 €`` is the
+app's way of saying that 9,99 left the account, and what the checks need is
 the amount that moved.
 """
 
@@ -29,8 +29,8 @@ _GROUP = r"[.'’ \u00a0\u202f]"  # thousands separators seen in Italian text
 _NUMBER = rf"""
     (?P<it_thousands>\d{{1,3}}(?:{_GROUP}\d{{3}})+,\s?\d{{2}})   # 1.234,56
   | (?P<en_thousands>\d{{1,3}}(?:,\d{{3}})+\.\d{{2}})            # 1,234.56
-  | (?P<comma>\d+,\s?\d{{2}})                                   # 12,08  12, 08
-  | (?P<dot>\d+\.\d{{2}})                                       # 12.08
+  | (?P<comma>\d+,\s?\d{{2}})                                   # 9,99  9, 99
+  | (?P<dot>\d+\.\d{{2}})                                       # 9.99
   | (?P<int_thousands>\d{{1,3}}(?:{_GROUP}\d{{3}})+)            # 1.234 (with a currency only)
   | (?P<integer>\d+)                                            # 12    (with a currency only)
 """
@@ -110,10 +110,10 @@ def _value_of(match: re.Match[str]) -> Decimal | None:
 def find_amounts(text: str) -> list[tuple[Decimal, int, int]]:
     """Every amount written in ``text`` as ``(amount, start, end)``, in reading order.
 
-    A number counts as an amount when it has two decimals (``12,08``,
-    ``1.234,56``, ``12.08``) or a currency marker (``EUR 12``). Dates
+    A number counts as an amount when it has two decimals (``9,99``,
+    ``1.234,56``, ``9.99``) or a currency marker (``EUR 12``). Dates
     (``14.03.2026``), times, IBANs and transaction ids are not amounts.
-    Amounts are positive: the sign of ``-12,08 €`` is dropped.
+    Amounts are positive: the sign of ``-9,99 €`` is dropped.
     """
     found = []
     for match in _AMOUNT.finditer(_ocr_zeros(text)):
@@ -127,7 +127,7 @@ def parse_amount(text: str) -> Decimal | None:
     """The amount ``text`` states, as a positive Decimal with two decimals, or None.
 
     ``text`` is usually the value next to an amount label: when it holds
-    nothing but a number (``12``, ``12,8``, ``-12,08 €``) that number is the
+    nothing but a number (``12``, ``12,8``, ``-9,99 €``) that number is the
     amount; otherwise the first amount :func:`find_amounts` sees in it.
     """
     whole = _WHOLE_VALUE.fullmatch(text)

@@ -11,7 +11,7 @@ receipt sets:
   never merely the first IBAN on the page;
 - the page shows the transfer, the fees, the total debited and maybe a
   balance: only an amount owned by an amount label is the transferred
-  amount (12,08 + 1,00 fees = 13,08 total is a payment of 12,08);
+  amount (9,99 + 1,00 fees = 10,99 total is a payment of 9,99);
 - OCR garbles IBANs: a payee IBAN that does not validate is compared with
   the one the rules expect, position by position (:mod:`bot.extract.iban`),
   and otherwise kept only as printed text for the operator.
@@ -73,7 +73,7 @@ def _amount(layout: Layout) -> Decimal | None:
         for value in layout.values(cell)[:1]:
             if re.fullmatch(r"[-−]?\s?(?:€|EUR)?\s?\d{1,6}\s?(?:€|EUR)?", value, re.IGNORECASE):
                 return parse_amount(value)
-    # An app screenshot may show "-12,08 €" with no label at all.
+    # An app screenshot may show "-9,99 €" with no label at all.
     loose = [value for owner, value in owned if owner is None or owner.concept not in _NOT_TRANSFER]
     return loose[0] if loose else None
 

@@ -235,7 +235,7 @@ def read_layout(text: str, labels: LabelRules) -> Layout:
             items.append(Item("label", len(items), (start, end), row))
         else:
             items.append(Item("row", len(items), (start, end), row))
-            if not row[-1].spans:  # "Importo 12,08 € Causale": the last label's value is below
+            if not row[-1].spans:  # "Importo 9,99 € Causale": the last label's value is below
                 items.append(Item("label", len(items), (start, end), row[-1:]))
     pair(text, items)
     return Layout(text, lines, cells)
